@@ -1,0 +1,56 @@
+# Neural Network Quines: set-up, build, tests and benchmarks.
+#   make book    create .venv (first time), install, execute the notebooks, build the site
+#   make test    same set-up, then every test (unit, notebooks, papermill, built site in Chromium)
+#   make lab     open the notebooks in JupyterLab
+#   make bench   time every notebook (default and smoke parameters) against its budget
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+BUILD  := _build
+
+.PHONY: help install book test lab bench lint clean clean-all
+help:
+	@sed -n '2,6p' Makefile
+
+# (Re)install when requirements.txt or pyproject.toml change.
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or later is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The jupyter-cache only notices changes to a notebook's own code; when
+# quinelib changes, throw the cache away so every chapter is re-executed.
+$(BUILD)/.quinelib-stamp: $(wildcard quinelib/*.py) book/_ext/quinebook_assets.py
+	rm -rf $(BUILD)/.jupyter_cache $(BUILD)/.doctrees
+	mkdir -p $(BUILD)
+	touch $@
+
+book: $(STAMP) $(BUILD)/.quinelib-stamp
+	$(BIN)/jupyter-book build .
+	@echo
+	@echo "The book is built. Open it with:"
+	@echo "  file://$(CURDIR)/$(BUILD)/html/index.html"
+	@echo "or serve it: $(BIN)/python -m http.server -d $(BUILD)/html 8000"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(BUILD)
+
+clean-all: clean
+	rm -rf $(VENV)

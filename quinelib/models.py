@@ -1,0 +1,72 @@
+"""Quine models: networks whose output has as many entries as they have weights.
+
+``QuineMLP`` is the network of the two-part blog (seed 000): fully connected
+tanh layers (8 -> 20 -> 20 -> 20 by default), then a *fixed* random
+projection from the last hidden layer to P outputs, times a scale alpha.
+The projection is a buffer, not a parameter: the network must learn to print
+its weights, not learn the printer.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .checks import QuineInputError, check_positive, check_sizes
+
+__all__ = ["QuineMLP", "probe_input"]
+
+
+class QuineMLP(nn.Module):
+    """z -> tanh(W1 z + b1) -> ... -> tanh(WL h + bL) -> alpha * h @ proj.
+
+    Parameters
+    ----------
+    in_features: size of the probe input z (8 in the seed).
+    hidden: sizes of the tanh layers ((20, 20, 20) in the seed).
+    alpha: the scale of the output (0.25 in the seed), > 0.
+    seed: seeds the weights and the projection; the global RNG is left alone.
+    dtype: float64 by default, so that residuals can reach 1e-15.
+    """
+
+    def __init__(self, in_features: int = 8, hidden=(20, 20, 20), alpha: float = 0.25,
+                 seed: int = 0, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        (in_features,) = check_sizes(in_features, "in_features")
+        hidden = check_sizes(hidden, "hidden")
+        self.alpha = check_positive(alpha, "alpha")
+        if dtype not in (torch.float32, torch.float64):
+            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.in_features, self.hidden, self.seed = in_features, hidden, int(seed)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            sizes = (in_features, *hidden)
+            self.layers = nn.ModuleList(
+                nn.Linear(a, b, dtype=dtype) for a, b in zip(sizes[:-1], sizes[1:])
+            )
+            self.P = sum(p.numel() for p in self.parameters())
+            self.register_buffer("proj", torch.randn(hidden[-1], self.P, dtype=dtype) / hidden[-1])
+
+    def features(self, z: torch.Tensor) -> torch.Tensor:
+        """The last hidden layer h_L (what the projection reads)."""
+        h = z
+        for layer in self.layers:
+            h = torch.tanh(layer(h))
+        return h
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape[-1] != self.in_features:
+            raise QuineInputError(
+                f"the probe input must end in {self.in_features} features, got shape {tuple(z.shape)}"
+            )
+        return self.alpha * self.features(z) @ self.proj
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}, P={self.P}, seed={self.seed}"
+
+
+def probe_input(in_features: int = 8, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """The fixed input z (shape 1 x in_features) the quine is evaluated at."""
+    (in_features,) = check_sizes(in_features, "in_features")
+    g = torch.Generator().manual_seed(int(seed) + 10_007)
+    return torch.randn(1, in_features, generator=g, dtype=dtype)

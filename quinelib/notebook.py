@@ -1,0 +1,35 @@
+"""Small helpers for the chapters' notebooks."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+__all__ = ["env_flag", "timer"]
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    """Read a yes/no switch from the environment ('1', 'true', 'yes' are yes).
+
+    The notebooks' ``smoke`` parameter defaults to ``env_flag("QUINEBOOK_SMOKE")``
+    so that the tests (nbval) can ask for the small budget without editing
+    the notebook; papermill can still set ``smoke`` directly.
+    """
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def timer(fn: Callable[[], object], repeats: int = 5) -> float:
+    """Best wall-clock time of ``repeats`` calls of ``fn`` (after one warm-up call)."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best

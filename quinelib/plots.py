@@ -1,0 +1,181 @@
+"""Figures for the book: one plotly renderer, one colour-blind-safe palette.
+
+Importing quinelib sets both up once, so notebooks never configure plotly
+themselves:
+
+* plotly 6 and later embed figures in ways that show nothing in a Jupyter
+  Book 1 page (the "notebook" renderer inlines 4 MB of plotly.js per page and
+  pulls MathJax 3 from a CDN into the page, fighting the book's own MathJax;
+  "notebook_connected" needs the network; the JSON mimetype is not rendered
+  at all).  The ``quinebook`` renderer emits both the plotly JSON mimetype
+  (JupyterLab, VS Code and nbviewer draw that; left out while the book is
+  built, where MyST-NB cannot use it) and a small ``text/html`` div
+  that calls ``Plotly.newPlot`` on the plotly.js that the book's Sphinx
+  extension serves from ``_static`` (so the static site works offline).
+* The palette is Okabe & Ito's, safe for the common colour-vision
+  deficiencies; sequential maps are viridis, diverging ones RdBu.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+
+import matplotlib as mpl
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io.base_renderers import MimetypeRenderer, PlotlyRenderer
+
+__all__ = ["OKABE_ITO", "SEQUENTIAL", "DIVERGING", "plotly_js_path", "setup", "log_history",
+           "unit_circle_figure", "slider_figure", "layer_heatmaps"]
+
+#: Okabe & Ito (2008) colour-blind-safe qualitative palette (black last).
+OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
+SEQUENTIAL = "viridis"
+DIVERGING = "RdBu_r"
+DASHES = ["solid", "dash", "dot", "dashdot"]
+SYMBOLS = ["circle", "x", "diamond", "square", "triangle-up", "cross"]
+
+
+def plotly_js_path() -> str:
+    """The plotly.min.js that ships inside the plotly package."""
+    import plotly
+
+    return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
+
+
+class BookRenderer(MimetypeRenderer):
+    """Plotly JSON for live frontends plus a self-contained div for the book."""
+
+    def to_mimebundle(self, fig_dict):
+        from .widgets import is_static_build
+
+        # The static book renders only the div; MyST-NB would warn about the JSON type.
+        bundle = {} if is_static_build() else PlotlyRenderer(config={"displaylogo": False}).to_mimebundle(fig_dict)
+        meta = (fig_dict.get("layout") or {}).get("meta") or {}
+        alt = meta.get("alt", "") if isinstance(meta, dict) else ""
+        height = (fig_dict.get("layout") or {}).get("height") or 450
+        div = pio.to_html(fig_dict, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                          config={"displaylogo": False, "responsive": True}, validate=False,
+                          default_height=f"{int(height)}px")
+        label = f' role="img" aria-label="{html.escape(alt)}"' if alt else ""
+        bundle["text/html"] = f'<div class="quinebook-plotly"{label}>{div}</div>'
+        return bundle
+
+
+def setup() -> None:
+    """Register the renderer and palettes (done once, on ``import quinelib``)."""
+    pio.renderers["quinebook"] = BookRenderer()
+    # Colab draws neither the JSON mimetype nor our div; its own renderer works there.
+    pio.renderers.default = "colab" if "google.colab" in sys.modules else "quinebook"
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.colorway = OKABE_ITO
+    template.layout.colorscale.sequential = "Viridis"
+    template.layout.colorscale.diverging = "RdBu"
+    pio.templates["quinebook"] = template
+    pio.templates.default = "quinebook"
+    mpl.rcParams["axes.prop_cycle"] = mpl.cycler(color=OKABE_ITO)
+    mpl.rcParams["image.cmap"] = SEQUENTIAL
+    mpl.rcParams["figure.dpi"] = 100
+
+
+def _alt(fig: go.Figure, alt: str) -> go.Figure:
+    fig.update_layout(meta={"alt": alt})
+    return fig
+
+
+def log_history(series: dict, *, title: str, yaxis_title: str, xaxis_title: str = "iteration",
+                alt: str = "", x: dict | None = None) -> go.Figure:
+    """Lines on a log y-axis, one per entry of ``series`` (label -> values)."""
+    fig = go.Figure()
+    for i, (label, ys) in enumerate(series.items()):
+        xs = x[label] if x is not None else list(range(len(ys)))
+        ys = [max(float(v), 1e-300) for v in ys]  # log axes cannot show exact zeros
+        # Dash and marker vary too, so overlapping lines stay distinguishable (and not by colour alone).
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=label,
+                                 line=dict(color=OKABE_ITO[i % len(OKABE_ITO)], dash=DASHES[i % len(DASHES)]),
+                                 marker=dict(symbol=SYMBOLS[i % len(SYMBOLS)], size=8)))
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title,
+                      yaxis_type="log", yaxis_exponentformat="power", height=420)
+    return _alt(fig, alt or title)
+
+
+def unit_circle_figure(eigs: dict, *, title: str, alt: str = "") -> go.Figure:
+    """Eigenvalues in the complex plane (label -> complex numpy array) with |z| = 1."""
+    import numpy as np
+
+    t = np.linspace(0, 2 * np.pi, 361)
+    fig = go.Figure(go.Scatter(x=np.cos(t), y=np.sin(t), mode="lines", name="unit circle |λ| = 1",
+                               line=dict(color="#777777", dash="dash"), hoverinfo="skip"))
+    for i, (label, ev) in enumerate(eigs.items()):
+        ev = np.asarray(ev)
+        fig.add_trace(go.Scatter(x=ev.real, y=ev.imag, mode="markers", name=label,
+                                 marker=dict(color=OKABE_ITO[i % 8], symbol=SYMBOLS[i % len(SYMBOLS)], size=7),
+                                 hovertemplate="Re λ = %{x:.3g}<br>Im λ = %{y:.3g}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title="Re λ", yaxis_title="Im λ", height=480,
+                      yaxis_scaleanchor="x", yaxis_scaleratio=1)
+    return _alt(fig, alt or title)
+
+
+def slider_figure(frames: dict, *, title: str, slider_label: str, xaxis_title: str,
+                  yaxis_title: str, log_y: bool = True, alt: str = "") -> go.Figure:
+    """A figure whose slider switches between groups of traces.
+
+    ``frames`` maps a slider label to a list of ``go.Scatter`` traces.  The
+    slider only toggles visibility, so it works in the static page with no
+    kernel.
+    """
+    fig = go.Figure()
+    spans, start = [], 0
+    for traces in frames.values():
+        for tr in traces:
+            fig.add_trace(tr)
+        spans.append((start, start + len(traces)))
+        start += len(traces)
+    n = start
+    steps = []
+    for (a, b), label in zip(spans, frames):
+        visible = [a <= i < b for i in range(n)]
+        steps.append(dict(method="update", label=str(label), args=[{"visible": visible}]))
+    for i, tr in enumerate(fig.data):
+        tr.visible = spans[0][0] <= i < spans[0][1]
+    fig.update_layout(
+        title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title, height=480,
+        yaxis_type="log" if log_y else "linear", yaxis_exponentformat="power",
+        sliders=[dict(active=0, steps=steps, currentvalue=dict(prefix=f"{slider_label} = "), pad=dict(t=50))],
+    )
+    return _alt(fig, alt or title)
+
+
+def layer_heatmaps(module, thetas: dict, *, vmax: float | None = None, suptitle: str = ""):
+    """Matplotlib heatmaps of every weight matrix and bias, one row per theta.
+
+    ``thetas`` maps a row label to a flat parameter vector of ``module``.
+    Colours use a symmetric diverging map; the colour range is shared.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from .params import layout
+
+    slots = layout(module)
+    mats = [s for s in slots if len(s.shape) == 2]
+    rows = len(thetas)
+    fig, axes = plt.subplots(rows, len(mats), figsize=(3.2 * len(mats), 2.9 * rows), squeeze=False)
+    if vmax is None:
+        vmax = max(float(t.abs().max()) for t in thetas.values()) or 1.0
+    for r, (label, theta) in enumerate(thetas.items()):
+        for c, s in enumerate(mats):
+            w = theta[s.start:s.stop].reshape(s.shape).detach().cpu().numpy()
+            im = axes[r, c].imshow(w, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto")
+            axes[r, c].set_title(f"{label}: {s.name} {s.shape[0]}×{s.shape[1]}", fontsize=9)
+            axes[r, c].set_xlabel("input unit")
+            axes[r, c].set_ylabel("output unit")
+    fig.colorbar(im, ax=axes, shrink=0.8, label="weight value")
+    if suptitle:
+        fig.suptitle(suptitle)
+    return fig, np.asarray(axes)
+
+
+setup()

@@ -1,0 +1,236 @@
+"""Solvers for the fixed-point equation F(theta) = theta.
+
+Every solver takes either a function theta -> F(theta) or an ``nn.Module``
+with its probe input, checks its inputs, stops with a stated reason when an
+iterate stops being finite, and returns a :class:`SolveResult` with the whole
+history, so that a notebook plots the record rather than parsing prints.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.func import jacfwd, jacrev
+
+from .checks import QuineInputError, check_positive, check_theta
+from .params import as_function, flatten
+
+__all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate"]
+
+
+@dataclass
+class SolveResult:
+    """What a solver did: the final iterate and the history that led there.
+
+    ``residuals[k]`` is ||F(theta_k) - theta_k|| for the k-th recorded iterate
+    (k = 0 is the start), ``theta_norms[k]`` is ||theta_k|| and ``times[k]``
+    the wall-clock seconds since the solver started.  ``theta`` is the last
+    *finite* iterate, also when the solver stopped because of divergence.
+    """
+
+    method: str
+    theta: torch.Tensor
+    theta0: torch.Tensor
+    residuals: list[float] = field(default_factory=list)
+    theta_norms: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    iterations: int = 0
+    converged: bool = False
+    stop_reason: str = ""
+    wall_time: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def residual(self) -> float:
+        """The final absolute residual ||F(theta) - theta||."""
+        return self.residuals[-1]
+
+    @property
+    def relative_residuals(self) -> list[float]:
+        """||F(theta_k) - theta_k|| / ||theta_k|` (inf where theta_k = 0)."""
+        return [r / n if n > 0 else float("inf") for r, n in zip(self.residuals, self.theta_norms)]
+
+    @property
+    def relative_residual(self) -> float:
+        return self.relative_residuals[-1]
+
+    @property
+    def diverged(self) -> bool:
+        return self.stop_reason.startswith("diverged")
+
+    def summary(self) -> str:
+        return (
+            f"{self.method}: {self.stop_reason} after {self.iterations} iterations, "
+            f"{self.wall_time:.3g} s; ||F(theta)-theta|| = {self.residual:.3e}, "
+            f"||theta|| = {self.theta_norms[-1]:.3e}, relative = {self.relative_residual:.3e}"
+        )
+
+    def _record(self, theta: torch.Tensor, r: float, t0: float) -> None:
+        self.residuals.append(r)
+        self.theta_norms.append(float(theta.norm()))
+        self.times.append(time.perf_counter() - t0)
+
+
+def resolve(F, theta0=None, inputs=None) -> tuple[Callable, torch.Tensor]:
+    """Turn (module, probe) or a plain function into (F, theta0), with checks.
+
+    A module's own parameters are the default start; a plain function needs
+    ``theta0``.  F is evaluated once at theta0 to check that it returns a
+    vector of the same length and dtype.
+    """
+    if isinstance(F, nn.Module):
+        if inputs is None:
+            raise QuineInputError("a module needs its probe input: pass inputs=z")
+        module = F
+        F = as_function(module, inputs)
+        if theta0 is None:
+            theta0 = flatten(module)
+        P = F.P
+        dtype = next(module.parameters()).dtype
+    elif callable(F):
+        if inputs is not None:
+            raise QuineInputError("inputs= is only used with an nn.Module; a function F takes theta alone")
+        if theta0 is None:
+            raise QuineInputError("a function F needs a starting point theta0")
+        P, dtype = None, None
+    else:
+        raise QuineInputError(f"F must be an nn.Module or a function theta -> F(theta), got {type(F).__name__}")
+    theta0 = check_theta(theta0, P, dtype=dtype, name="theta0").detach().clone()
+    with torch.no_grad():
+        out = F(theta0)
+    if not isinstance(out, torch.Tensor) or out.shape != theta0.shape:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise QuineInputError(f"F(theta) must have theta's shape {tuple(theta0.shape)}, got {shape}")
+    if out.dtype != theta0.dtype:
+        raise QuineInputError(f"F(theta) has dtype {out.dtype} but theta0 has {theta0.dtype}")
+    if not torch.isfinite(out).all():
+        raise QuineInputError("F(theta0) is not finite: check the model, its probe input and theta0")
+    return F, theta0
+
+
+_JACOBIANS = {
+    "forward": lambda F, theta: jacfwd(F)(theta),
+    "reverse": lambda F, theta: jacrev(F)(theta),
+    # The seed's way: torch.autograd.functional.jacobian, one backward pass per output.
+    "autograd": lambda F, theta: torch.autograd.functional.jacobian(F, theta),
+}
+
+
+def jacobian(F: Callable, theta: torch.Tensor, mode: str = "forward") -> torch.Tensor:
+    """The P x P Jacobian dF/dtheta.  mode: 'forward' (jacfwd, the default),
+    'reverse' (jacrev) or 'autograd' (the seed's torch.autograd.functional)."""
+    if mode not in _JACOBIANS:
+        raise QuineInputError(f"mode must be one of {sorted(_JACOBIANS)}, got {mode!r}")
+    return _JACOBIANS[mode](F, theta).reshape(theta.numel(), theta.numel())
+
+
+def spectrum(F: Callable, theta: torch.Tensor) -> torch.Tensor:
+    """The (complex) eigenvalues of dF/dtheta at theta."""
+    return torch.linalg.eigvals(jacobian(F, theta))
+
+
+def _progress(iterable, enabled: bool, desc: str):
+    from .widgets import is_static_build
+
+    # No progress bars in the static book: they would be dead widgets there.
+    if not enabled or is_static_build():
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, desc=desc, leave=False)
+
+
+def newton(F, theta0=None, *, inputs=None, max_iter: int = 50, atol: float = 1e-14,
+           rtol: float = 1e-14, jacobian_mode: str = "forward", progress: bool = False,
+           callback: Callable | None = None) -> SolveResult:
+    """Newton's method for g(theta) = F(theta) - theta = 0.
+
+    theta <- theta - (J - I)^{-1} (F(theta) - theta), J = dF/dtheta, with the
+    full Jacobian from ``torch.func.jacfwd`` and a dense solve.  Stops when
+    ||g|| <= atol or ||g|| <= rtol * ||theta|| (converged), after max_iter
+    steps, when J - I is singular, or when an iterate is not finite.
+    ``callback(k, theta, residual)`` is called after every recorded iterate.
+    """
+    F, theta = resolve(F, theta0, inputs)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
+        raise QuineInputError(f"max_iter must be a whole number >= 0, got {max_iter!r}")
+    atol, rtol = check_positive(atol, "atol"), check_positive(rtol, "rtol")
+    if jacobian_mode not in _JACOBIANS:
+        raise QuineInputError(f"jacobian_mode must be one of {sorted(_JACOBIANS)}, got {jacobian_mode!r}")
+    res = SolveResult(method=f"newton ({jacobian_mode} Jacobian)", theta=theta, theta0=theta.clone())
+    eye = torch.eye(theta.numel(), dtype=theta.dtype)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        g = F(theta) - theta
+    res._record(theta, float(g.norm()), t0)
+    res.stop_reason = f"reached max_iter = {max_iter}"
+    for k in _progress(range(1, max_iter + 1), progress, "Newton"):
+        r = res.residuals[-1]
+        if r <= atol or r <= rtol * res.theta_norms[-1]:
+            res.converged, res.stop_reason = True, "converged"
+            break
+        J = jacobian(F, theta, jacobian_mode)
+        if not torch.isfinite(J).all():
+            res.stop_reason = f"diverged: the Jacobian is not finite at iteration {k - 1}"
+            break
+        try:
+            step = torch.linalg.solve(J - eye, g)
+        except RuntimeError as err:  # torch raises for an exactly singular matrix
+            res.stop_reason = f"singular: J - I could not be solved at iteration {k - 1} ({err})"
+            break
+        new = theta - step
+        if not torch.isfinite(new).all():
+            res.stop_reason = f"diverged: the Newton step gave non-finite values at iteration {k}"
+            break
+        with torch.no_grad():
+            g_new = F(new) - new
+        if not torch.isfinite(g_new).all():
+            res.stop_reason = f"diverged: F(theta) is not finite at iteration {k}"
+            break
+        theta, g = new, g_new
+        res.iterations = k
+        res._record(theta, float(g.norm()), t0)
+        if callback is not None:
+            callback(k, theta, res.residuals[-1])
+    else:
+        r = res.residuals[-1]
+        if r <= atol or r <= rtol * res.theta_norms[-1]:
+            res.converged, res.stop_reason = True, "converged"
+    res.theta, res.wall_time = theta, time.perf_counter() - t0
+    return res
+
+
+def regenerate(F, theta0=None, *, inputs=None, steps: int = 100, atol: float = 0.0,
+               progress: bool = False) -> SolveResult:
+    """Regeneration (plain fixed-point iteration): theta <- F(theta), repeated.
+
+    It converges to a fixed point theta* only when every eigenvalue of
+    dF/dtheta at theta* lies inside the unit circle.
+    """
+    F, theta = resolve(F, theta0, inputs)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise QuineInputError(f"steps must be a whole number >= 0, got {steps!r}")
+    res = SolveResult(method="regeneration", theta=theta, theta0=theta.clone())
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        out = F(theta)
+        res._record(theta, float((out - theta).norm()), t0)
+        res.stop_reason = f"reached steps = {steps}"
+        for k in _progress(range(1, steps + 1), progress, "regeneration"):
+            if res.residuals[-1] <= atol:
+                res.converged, res.stop_reason = True, "converged"
+                break
+            new = out
+            out = F(new)
+            if not (torch.isfinite(new).all() and torch.isfinite(out).all()):
+                res.stop_reason = f"diverged: F(theta) is not finite at iteration {k}"
+                break
+            theta = new
+            res.iterations = k
+            res._record(theta, float((out - theta).norm()), t0)
+    res.theta, res.wall_time = theta, time.perf_counter() - t0
+    return res

@@ -1,0 +1,48 @@
+"""The notebooks as files: clean, parameterised, and runnable through papermill.
+
+(nbval runs every notebook with its smoke parameters: see pyproject.toml,
+where ``testpaths`` includes ``notebooks`` and ``addopts`` ``--nbval-lax``.)
+"""
+
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no chapter notebooks found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_stored_clean_and_parameterised(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "stored with outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell must be tagged 'parameters'"
+    assert code.index(params[0]) == 1, "the parameters cell is the second code cell (after the imports)"
+    src = params[0].source
+    assert "\nseed = " in "\n" + src and "\nsmoke = " in "\n" + src
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for needed in ("Estimated time", "Your turn", "Summary", "Further reading"):
+        assert needed in text, f"{path.name} lacks a '{needed}' section"
+    assert any("solution" in c.metadata.get("tags", []) for c in code), "no solution cell"
+
+
+def test_chapter_1_runs_through_papermill_with_other_parameters(tmp_path):
+    out = tmp_path / "01_out.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "01_zero_quine.ipynb"), str(out),
+                        parameters=dict(seed=3, alpha=0.1, smoke=True, check_seeds=[11, 12]),
+                        kernel_name="python3", progress_bar=False, cwd=str(ROOT / "notebooks"))
+    nb = nbformat.read(out, as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1
+    texts = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "smoke=True, seed=3, alpha=0.1" in texts
+    assert "seed 11:" in texts and "seed 12:" in texts

@@ -1,0 +1,99 @@
+"""The book's plotly renderer, the static stand-in for widgets, notebook helpers."""
+
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+
+import quinelib as q
+from quinelib.notebook import env_flag, timer
+
+
+def _fig():
+    return q.plots.log_history({"a": [1.0, 0.1, 0.0]}, title="t", yaxis_title="y", alt="falls to zero")
+
+
+def test_renderer_is_set_once_on_import():
+    assert pio.renderers.default == "quinebook"
+    assert pio.templates.default == "quinebook"
+    assert list(pio.templates["quinebook"].layout.colorway) == q.plots.OKABE_ITO
+
+
+def test_live_bundle_has_plotly_json_and_a_div(monkeypatch):
+    monkeypatch.delenv("QUINEBOOK_STATIC", raising=False)
+    bundle = pio.renderers["quinebook"].to_mimebundle(_fig().to_dict())
+    assert "application/vnd.plotly.v1+json" in bundle
+    html = bundle["text/html"]
+    assert 'class="quinebook-plotly"' in html and 'aria-label="falls to zero"' in html
+    assert "Plotly.newPlot" in html
+    assert "<script src=" not in html, "no CDN script (plotly.js or MathJax) may be pulled in"
+
+
+def test_static_bundle_is_only_the_div(monkeypatch):
+    monkeypatch.setenv("QUINEBOOK_STATIC", "1")
+    bundle = pio.renderers["quinebook"].to_mimebundle(_fig().to_dict())
+    assert list(bundle) == ["text/html"]
+
+
+def test_log_history_keeps_zeros_plottable():
+    fig = _fig()
+    assert min(fig.data[0].y) > 0 and fig.layout.yaxis.type == "log"
+
+
+def test_slider_figure_toggles_trace_groups():
+    frames = {1: [go.Scatter(y=[1, 2]), go.Scatter(y=[2, 3])], 2: [go.Scatter(y=[3, 4]), go.Scatter(y=[1, 1])]}
+    fig = q.plots.slider_figure(frames, title="t", slider_label="α", xaxis_title="x", yaxis_title="y")
+    steps = fig.layout.sliders[0].steps
+    assert [s.args[0]["visible"] for s in steps] == [[True, True, False, False], [False, False, True, True]]
+    assert [tr.visible for tr in fig.data] == [True, True, False, False]
+
+
+def test_standin_html_wraps_a_figure():
+    html = q.widgets.standin_html(_fig(), "Explore α.")
+    assert html.startswith('<div class="widget-standin">') and "quinebook-plotly" in html
+    import matplotlib.pyplot as plt
+
+    fig, _ = plt.subplots()
+    html = q.widgets.standin_html(fig, "A caption")
+    assert '<img src="data:image/png;base64,' in html and 'alt="A caption"' in html
+    plt.close(fig)
+
+
+def test_explorer_shows_the_standin_in_the_static_build(monkeypatch, capsys):
+    monkeypatch.setenv("QUINEBOOK_STATIC", "1")
+    made = []
+
+    def controls():
+        made.append(1)
+        return {}
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: shown.extend(objs))
+    assert q.widgets.explorer(lambda: None, controls, standin=_fig, caption="c") is None
+    assert made == [], "no widget may be created for the static build"
+    assert len(shown) == 1 and 'class="widget-standin"' in shown[0].data
+
+
+def test_explorer_is_live_in_a_kernel(monkeypatch):
+    monkeypatch.delenv("QUINEBOOK_STATIC", raising=False)
+    import ipywidgets as widgets
+
+    calls = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs: None)
+    ui = q.widgets.explorer(lambda x: calls.append(x), lambda: {"x": widgets.IntSlider(value=3)},
+                            standin=_fig, caption="c")
+    assert isinstance(ui, widgets.interactive) and calls == [3]
+
+
+def test_env_flag(monkeypatch):
+    monkeypatch.setenv("QB_FLAG", "1")
+    assert env_flag("QB_FLAG")
+    monkeypatch.setenv("QB_FLAG", "no")
+    assert not env_flag("QB_FLAG")
+    monkeypatch.delenv("QB_FLAG")
+    assert env_flag("QB_FLAG", default=True)
+
+
+def test_timer():
+    assert timer(lambda: sum(range(1000)), repeats=3) >= 0
+    with pytest.raises(ValueError):
+        timer(lambda: None, repeats=0)

@@ -1,0 +1,176 @@
+"""Build the book (smoke parameters, warnings are errors) and open it in Chromium.
+
+The build runs once per session in a temporary folder.  The browser tests
+drive Debian's chromium through playwright (no browser download); where no
+chromium is installed they skip, saying so, unless QUINEBOOK_REQUIRE_BROWSER=1
+(CI sets it), in which case they fail.
+"""
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, QUINEBOOK_SMOKE="1")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run([str(jb), "build", str(ROOT), "--path-output", str(out), "-W", "-n", "--keep-going"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    return proc, out / "_build" / "html"
+
+
+def test_book_builds_without_warnings(built_site):
+    proc, html = built_site
+    log = proc.stdout[-6000:] + proc.stderr[-6000:]
+    assert proc.returncode == 0, f"jupyter-book build failed:\n{log}"
+    assert "WARNING:" not in proc.stdout + proc.stderr, log  # Sphinx warnings (the kernel logs "WARNING |")
+    for page in ("index.html", "book/intro.html", "notebooks/01_zero_quine.html", "book/references.html",
+                 "book/glossary.html", "_static/plotly.min.js", "_static/mathjax/tex-mml-chtml.js"):
+        assert (html / page).is_file(), f"{page} missing from the built site"
+
+
+def test_glued_numbers_are_in_the_page(built_site):
+    _, html = built_site
+    page = (html / "notebooks/01_zero_quine.html").read_text()
+    assert "Newton’s method converged in" in page or "Newton's method converged in" in page
+    assert "{glue" not in page, "an unresolved glue role"
+
+
+@pytest.fixture(scope="session")
+def server(built_site):
+    _, html = built_site
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
+    handler.log_message = lambda *a, **k: None
+
+    class QuietServer(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):  # the browser hangs up early on fonts: fine
+            pass
+
+    httpd = QuietServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if CHROMIUM is None:
+        if os.environ.get("QUINEBOOK_REQUIRE_BROWSER") == "1":
+            pytest.fail("QUINEBOOK_REQUIRE_BROWSER=1 but no chromium is installed (apt-get install chromium)")
+        pytest.skip("no chromium installed (apt-get install chromium): browser tests skipped")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        yield b
+        b.close()
+
+
+def _pages(html):
+    return sorted(str(p.relative_to(html)) for p in html.rglob("*.html")
+                  if not p.relative_to(html).parts[0].startswith("_"))
+
+
+def open_page(browser, url, width=1280):
+    """Load a page; return (page, problems) where problems lists JS errors and outside requests."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    problems = []
+    page.on("pageerror", lambda e: problems.append(f"uncaught: {e}"))
+    page.on("console", lambda m: problems.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+
+    def on_request(req):
+        if urlparse(req.url).hostname not in ("127.0.0.1", None) and not req.url.startswith("data:"):
+            problems.append(f"outside request: {req.url}")
+
+    page.on("request", on_request)
+    page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    page.goto(url, wait_until="networkidle")
+    # MathJax re-renders parts of the page (cell outputs too): let it finish first.
+    page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.wait_for_timeout(200)
+    return page, problems
+
+
+def test_every_page_loads_without_errors(built_site, server, browser):
+    _, html = built_site
+    pages = _pages(html)
+    assert len(pages) >= 5
+    failures = {}
+    for rel in pages:
+        page, problems = open_page(browser, f"{server}/{rel}")
+        if problems:
+            failures[rel] = problems
+        page.close()
+    assert not failures, failures
+
+
+def test_maths_is_typeset(server, browser):
+    page, problems = open_page(browser, f"{server}/notebooks/01_zero_quine.html")
+    page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 20", timeout=20000)
+    assert page.locator(".math").count() > 0
+    assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
+    # no raw TeX left behind in display maths
+    assert "\\begin" not in page.locator("mjx-container").first.inner_text()
+    assert not problems
+    page.close()
+
+
+def test_plotly_figures_are_drawn_and_hover_works(server, browser):
+    page, problems = open_page(browser, f"{server}/notebooks/01_zero_quine.html")
+    page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 3", timeout=20000)
+    figs = page.locator(".quinebook-plotly")
+    first = figs.first
+    assert first.get_attribute("aria-label"), "a plotly figure lacks alt text"
+    assert first.locator(".scatterlayer .trace").count() >= 1, "no trace drawn"
+    first.scroll_into_view_if_needed()
+    box = first.locator(".nsewdrag").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.02, box["y"] + box["height"] * 0.1)
+    page.mouse.move(box["x"] + box["width"] * 0.03, box["y"] + box["height"] * 0.1)
+    page.wait_for_timeout(500)
+    assert first.locator(".hoverlayer .hovertext").count() >= 1, "hover shows no label"
+    assert not problems
+    page.close()
+
+
+def test_widget_standin_and_hidden_solution(server, browser):
+    page, problems = open_page(browser, f"{server}/notebooks/01_zero_quine.html")
+    page.wait_for_selector(".widget-standin .main-svg", state="attached", timeout=20000)
+    standin = page.locator(".widget-standin")
+    assert standin.count() == 1
+    assert standin.locator(".main-svg").count() >= 1, "the stand-in figure is not drawn"
+    assert standin.locator(".slider-container, .slider-rail-rect, g.slider-container").count() >= 1
+    assert page.locator(".jupyter-widgets, .widget-slider").count() == 0, "a dead widget is on the page"
+    hidden = page.locator(".tag_solution")
+    assert hidden.count() >= 1
+    assert not hidden.first.locator("details").first.evaluate("d => d.open"), "the solution is not hidden"
+    assert not problems
+    page.close()
+
+
+def test_screenshots_for_a_person(built_site, server, browser):
+    """Desktop and phone screenshots of every page, saved under test-artifacts/ (not committed)."""
+    _, html = built_site
+    ARTIFACTS.mkdir(exist_ok=True)
+    for rel in _pages(html):
+        for width, label in ((1280, "desktop"), (390, "phone")):
+            page, _ = open_page(browser, f"{server}/{rel}", width=width)
+            path = ARTIFACTS / f"{rel.replace('/', '_').removesuffix('.html')}-{label}.png"
+            page.screenshot(path=str(path), full_page=False)
+            assert path.stat().st_size > 1000
+            page.close()

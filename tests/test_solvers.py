@@ -1,0 +1,125 @@
+"""Newton's method and regeneration: answers, records and failures."""
+
+import math
+
+import pytest
+import torch
+
+import quinelib as q
+
+
+def test_newton_solves_a_linear_fixed_point_problem():
+    g = torch.Generator().manual_seed(0)
+    n = 30
+    A = torch.randn(n, n, generator=g, dtype=torch.float64) / n ** 0.5 * 1.5  # spectral radius > 1
+    b = torch.randn(n, generator=g, dtype=torch.float64)
+    theta_star = torch.linalg.solve(torch.eye(n, dtype=torch.float64) - A, b)
+    res = q.newton(lambda t: A @ t + b, torch.zeros(n, dtype=torch.float64), atol=1e-13)
+    assert res.converged and res.stop_reason == "converged"
+    assert res.iterations <= 2  # one exact step for a linear map
+    assert (res.theta - theta_star).norm() <= 1e-12 * theta_star.norm()
+    assert res.residual <= 1e-12
+
+
+def test_newton_reaches_the_zero_quine_on_the_seed_setup():
+    model = q.QuineMLP(seed=0)
+    res = q.newton(model, inputs=q.probe_input(seed=0))
+    assert res.converged and res.iterations <= 10
+    assert res.residual < 1e-12
+    assert res.theta_norms[-1] < 1e-8 * res.theta_norms[0]
+    # the record: one entry per iterate, starting with theta_0, times increasing
+    assert len(res.residuals) == len(res.theta_norms) == len(res.times) == res.iterations + 1
+    assert torch.equal(res.theta0, q.flatten(model))
+    assert all(t1 >= t0 for t0, t1 in zip(res.times, res.times[1:]))
+    assert res.wall_time >= res.times[-1]
+    # the zero quine scores a relative residual of about 1
+    assert 0.5 < res.relative_residual < 2
+
+
+def test_jacobian_modes_agree_and_J0_has_the_closed_form():
+    model = q.QuineMLP(seed=1)
+    F = q.as_function(model, q.probe_input(seed=1))
+    theta = q.flatten(model)
+    Jf, Jr, Ja = (q.jacobian(F, theta, m) for m in ("forward", "reverse", "autograd"))
+    assert torch.allclose(Jf, Jr, atol=1e-12) and torch.allclose(Jf, Ja, atol=1e-12)
+    eig = q.spectrum(F, torch.zeros(model.P, dtype=torch.float64))
+    assert int((eig.abs() > 1e-12).sum()) <= 20
+    block = model.alpha * model.proj[:, -20:].T  # the last bias is the last 20 entries of theta
+    assert math.isclose(float(eig.abs().max()), float(torch.linalg.eigvals(block).abs().max()), rel_tol=1e-9)
+
+
+def test_regeneration_converges_when_contractive():
+    res = q.regenerate(lambda t: 0.5 * t + 1.0, torch.zeros(3, dtype=torch.float64), steps=80)
+    assert torch.allclose(res.theta, torch.full((3,), 2.0, dtype=torch.float64), atol=1e-12)
+    assert len(res.residuals) == res.iterations + 1 and res.residual < 1e-12
+    # the error halves each step: the residual history shows the linear rate 0.5
+    assert math.isclose(res.residuals[11] / res.residuals[10], 0.5, rel_tol=1e-9)
+
+
+def test_a_nan_producing_newton_step_stops_with_the_reason():
+    # F(theta) = sqrt(theta) is finite at 0.01, but the Newton step overshoots below zero.
+    res = q.newton(torch.sqrt, torch.tensor([0.01], dtype=torch.float64))
+    assert not res.converged
+    assert res.stop_reason.startswith("diverged") and "not finite" in res.stop_reason
+    assert torch.isfinite(res.theta).all() and torch.equal(res.theta, res.theta0)
+    assert all(math.isfinite(r) for r in res.residuals)
+
+
+def test_a_diverging_regeneration_stops_with_the_reason():
+    res = q.regenerate(lambda t: t * t, torch.tensor([10.0], dtype=torch.float64), steps=50)
+    assert res.diverged and "iteration" in res.stop_reason
+    assert res.iterations < 50
+    assert torch.isfinite(res.theta).all() and all(math.isfinite(r) for r in res.residuals)
+
+
+def test_a_singular_system_stops_with_the_reason():
+    res = q.newton(lambda t: t + 1.0, torch.zeros(4, dtype=torch.float64))
+    assert not res.converged and res.stop_reason.startswith("singular")
+
+
+def test_max_iter_is_reported():
+    res = q.newton(lambda t: torch.cos(t) * 3, torch.tensor([0.3], dtype=torch.float64), max_iter=1)
+    assert res.iterations == 1 and res.stop_reason == "reached max_iter = 1" and not res.converged
+
+
+class TinyQuine(torch.nn.Module):
+    """A user's own architecture: 2 -> 2 linear, tanh, fixed projection to P = 6."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.lin = torch.nn.Linear(2, 2, dtype=torch.float64)
+        self.register_buffer("proj", torch.randn(2, 6, generator=g, dtype=torch.float64))
+
+    def forward(self, z):
+        return torch.tanh(self.lin(z)) @ self.proj
+
+
+def test_newton_takes_any_module_with_inputs():
+    net = TinyQuine()
+    z = torch.ones(1, 2, dtype=torch.float64)
+    res = q.newton(net, inputs=z, max_iter=40)
+    assert res.theta.shape == (6,)
+    assert res.converged and res.residual < 1e-12
+    F = q.as_function(net, z)
+    assert (F(res.theta) - res.theta).norm() < 1e-12
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda m, z, P: q.newton(m), "probe input"),
+    (lambda m, z, P: q.newton(m, torch.zeros(P - 3, dtype=torch.float64), inputs=z), "length"),
+    (lambda m, z, P: q.newton(m, torch.zeros(P, dtype=torch.float32), inputs=z), "dtype"),
+    (lambda m, z, P: q.newton(m, torch.full((P,), float("nan"), dtype=torch.float64), inputs=z), "non-finite"),
+    (lambda m, z, P: q.newton(lambda t: t[:-1], torch.zeros(P, dtype=torch.float64)), "shape"),
+    (lambda m, z, P: q.newton(lambda t: t), "theta0"),
+    (lambda m, z, P: q.newton(42, torch.zeros(3)), "nn.Module or a function"),
+    (lambda m, z, P: q.newton(m, inputs=z, max_iter=-1), "max_iter"),
+    (lambda m, z, P: q.newton(m, inputs=z, atol=0), "atol"),
+    (lambda m, z, P: q.newton(m, inputs=z, jacobian_mode="sideways"), "jacobian_mode"),
+    (lambda m, z, P: q.newton(lambda t: t / 0.0, torch.ones(3, dtype=torch.float64)), "not finite"),
+    (lambda m, z, P: q.regenerate(m, inputs=z, steps=2.5), "steps"),
+])
+def test_bad_solver_inputs_get_clear_errors(call, match):
+    m = q.QuineMLP(seed=0)
+    with pytest.raises(q.QuineInputError, match=match):
+        call(m, q.probe_input(seed=0), m.P)
