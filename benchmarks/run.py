@@ -24,7 +24,61 @@ ROOT = Path(__file__).resolve().parents[1]
 #: Each chapter's stated budget in seconds: (default parameters, smoke).
 BUDGETS = {
     "01_zero_quine": (60, 15),
+    "02_normalisation_fix": (90, 15),
 }
+
+
+def first_time(res, threshold):
+    """Wall time at which a SolveResult's relative residual first reached the threshold (None: never)."""
+    for t, r in zip(res.times, res.relative_residuals):
+        if r <= threshold:
+            return t
+    return None
+
+
+def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
+    """Chapter 2: the blog's loop (200k steps) against the exact solver, and the reliability table."""
+    import quinelib as q
+
+    lines = ["", "### Chapter 2: time to a relative residual (seed 0, the blog's set-up with instance norm)", "",
+             "| method | to 1e-2 (s) | to 1e-6 (s) | to 1e-12 (s) | final relative residual | wall time (s) |",
+             "|---|---|---|---|---|---|"]
+    model, z = q.QuineMLP(seed=0, norm="instance"), q.probe_input(seed=0)
+    floor = 0.25 * model.alpha * (model.P / 20) ** 0.5
+    loop = q.train(model, inputs=z, steps=200_000, lr=1e-3, record_every=10)
+    exact = q.solve_exact(model, z, min_norm=floor)
+    fmt = lambda t: "never" if t is None else f"{t:.3f}"  # noqa: E731
+    for name, r in (("the blog's loop, RMSprop 200k steps", loop), ("exact solver, cold start", exact)):
+        lines.append(f"| {name} | {fmt(first_time(r, 1e-2))} | {fmt(first_time(r, 1e-6))} | "
+                     f"{fmt(first_time(r, 1e-12))} | {r.relative_residual:.1e} | {r.wall_time:.2f} |")
+    ratios = []
+    for thr in (1e-2, 1e-6, 1e-12):
+        a, b = first_time(loop, thr), first_time(exact, thr)
+        ratios.append(f"{thr:g}: " + ("loop never gets there" if a is None else f"{a / b:.0f}x sooner"))
+    lines += ["", "Exact solver vs the blog's loop: " + "; ".join(ratios) + ".", "",
+              f"### Chapter 2: reliability over {reliability_seeds} seeds (cold start, exact = relative residual"
+              " <= 1e-12 and ||theta|| >= alpha sqrt(P/n) / 4)", "",
+              "| architecture | exact and non-trivial | median time (s) | slowest (s) | median starts |",
+              "|---|---|---|---|---|"]
+    archs = {"instance 20-20-20 (the blog's)": ("instance", (20, 20, 20)), "batch 20-20-20": ("batch", (20, 20, 20)),
+             "instance 40-40-40 (wider)": ("instance", (40, 40, 40)),
+             "instance 20-20-20-20 (deeper)": ("instance", (20, 20, 20, 20))}
+    for name, (norm, hidden) in archs.items():
+        ok, times, starts = 0, [], []
+        for s in range(reliability_seeds):
+            m = q.QuineMLP(seed=s, norm=norm, hidden=hidden)
+            zz = q.probe_input(seed=s, batch=8 if norm == "batch" else 1)
+            fl = 0.25 * m.alpha * (m.P / hidden[-1]) ** 0.5
+            r = q.solve_exact(m, zz, seed=s, min_norm=fl)
+            ok += bool(r.converged and float(r.theta.norm()) >= fl)
+            times.append(r.wall_time)
+            starts.append(r.extra["starts"])
+        times.sort()
+        starts.sort()
+        lines.append(f"| {name} | {ok} of {reliability_seeds} | {times[len(times) // 2]:.2f} | {times[-1]:.2f} | "
+                     f"{starts[len(starts) // 2]} |")
+        print(lines[-1], flush=True)
+    return lines
 
 
 def time_notebook(path: Path, smoke: bool) -> float:
@@ -39,12 +93,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", default="", help="run only notebooks whose name starts with this")
     ap.add_argument("--out", default=str(ROOT / "_build" / "bench" / "results.md"))
+    ap.add_argument("--no-notebooks", action="store_true", help="skip the notebook timings")
     args = ap.parse_args(argv)
     env = os.environ.copy()
     os.environ.pop("QUINEBOOK_SMOKE", None)  # the parameter decides, not the environment
     rows, over = [], []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        if not path.name.startswith(args.only):
+        if args.no_notebooks or not path.name.startswith(args.only):
             continue
         budget = BUDGETS.get(path.stem)
         for smoke in (False, True):
@@ -63,10 +118,11 @@ def main(argv=None) -> int:
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads), command: {' '.join([Path(sys.argv[0]).name] + (argv or sys.argv[1:]))}",
         "", "| notebook | parameters | wall time (s) | budget (s) | |", "|---|---|---|---|---|"]
+    extra = bench_chapter2() if "02".startswith(args.only) or args.only == "" else []
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(header + rows) + "\n")
-    print("\n".join(header + rows))
+    out.write_text("\n".join(header + rows + extra) + "\n")
+    print("\n".join(header + rows + extra))
     print(f"\nwritten to {out}")
     if over:
         print("over budget:", ", ".join(over))

@@ -4,21 +4,38 @@ One module per idea, in the order the book needs them:
 
 - ``checks``   clear errors for bad inputs
 - ``params``   parameters <-> one flat vector theta; F(theta) for any nn.Module
-- ``models``   quine networks (chapter 1: the seed's tanh MLP)
-- ``solvers``  Newton's method and regeneration, returning a SolveResult
+- ``models``   quine networks (chapter 1: the seed's tanh MLP; chapter 2: with normalisation)
+- ``norm``     parameter-free normalisation and its closed-form Jacobian (chapter 2)
+- ``solvers``  Newton, regeneration, the seed's training loop, Levenberg-Marquardt and the
+               exact solver, all returning a SolveResult
+- ``io``       save a quine with its probe and architecture; load it back exactly
 - ``plots``    the book's plotly renderer, colour-blind-safe palette, figures
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
 from . import plots, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .checks import QuineInputError
+from .io import QuineFileError, load_quine, save_quine
 from .models import QuineMLP, probe_input
+from .norm import ParamFreeNorm, norm_jacobian, normalise
 from .params import as_function, assign_, flatten, layout, num_params, unflatten
-from .solvers import SolveResult, jacobian, newton, regenerate, spectrum
+from .solvers import (
+                      SolveResult,
+                      jacobian,
+                      levenberg_marquardt,
+                      newton,
+                      readout_reduction,
+                      regenerate,
+                      solve_exact,
+                      spectrum,
+                      train,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "QuineInputError", "QuineMLP", "probe_input", "as_function", "assign_", "flatten", "layout",
-    "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum",
+    "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
+    "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
+    "QuineFileError", "save_quine", "load_quine",
 ]

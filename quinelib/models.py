@@ -13,12 +13,13 @@ import torch
 from torch import nn
 
 from .checks import QuineInputError, check_positive, check_sizes
+from .norm import NORMS, ParamFreeNorm
 
 __all__ = ["QuineMLP", "probe_input"]
 
 
 class QuineMLP(nn.Module):
-    """z -> tanh(W1 z + b1) -> ... -> tanh(WL h + bL) -> alpha * h @ proj.
+    """z -> norm(tanh(W1 z + b1)) -> ... -> norm(tanh(WL h + bL)) -> alpha * h @ proj.
 
     Parameters
     ----------
@@ -27,17 +28,27 @@ class QuineMLP(nn.Module):
     alpha: the scale of the output (0.25 in the seed), > 0.
     seed: seeds the weights and the projection; the global RNG is left alone.
     dtype: float64 by default, so that residuals can reach 1e-15.
+    norm: None (chapter 1), "instance" or "batch" (chapter 2): a parameter-free
+        normalisation after every tanh layer.  With "batch" the probe is a
+        batch of inputs whose statistics are shared; the quine's output is the
+        first probe's row, so F(theta) still has length P.
+    eps: the normalisation's epsilon.
     """
 
     def __init__(self, in_features: int = 8, hidden=(20, 20, 20), alpha: float = 0.25,
-                 seed: int = 0, dtype: torch.dtype = torch.float64):
+                 seed: int = 0, dtype: torch.dtype = torch.float64, norm: str | None = None,
+                 eps: float = 1e-5):
         super().__init__()
         (in_features,) = check_sizes(in_features, "in_features")
         hidden = check_sizes(hidden, "hidden")
         self.alpha = check_positive(alpha, "alpha")
         if dtype not in (torch.float32, torch.float64):
             raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        if norm is not None and norm not in NORMS:
+            raise QuineInputError(f"norm must be None or one of {NORMS}, got {norm!r}")
         self.in_features, self.hidden, self.seed = in_features, hidden, int(seed)
+        self.norm, self.eps = norm, check_positive(eps, "eps")
+        self.norms = nn.ModuleList(ParamFreeNorm(norm, eps) for _ in hidden) if norm else None
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             sizes = (in_features, *hidden)
@@ -50,8 +61,10 @@ class QuineMLP(nn.Module):
     def features(self, z: torch.Tensor) -> torch.Tensor:
         """The last hidden layer h_L (what the projection reads)."""
         h = z
-        for layer in self.layers:
+        for i, layer in enumerate(self.layers):
             h = torch.tanh(layer(h))
+            if self.norms is not None:
+                h = self.norms[i](h)
         return h
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -59,14 +72,26 @@ class QuineMLP(nn.Module):
             raise QuineInputError(
                 f"the probe input must end in {self.in_features} features, got shape {tuple(z.shape)}"
             )
-        return self.alpha * self.features(z) @ self.proj
+        out = self.alpha * self.features(z) @ self.proj
+        # With batch statistics the other probes only shape the normalisation.
+        return out[:1] if self.norm == "batch" else out
+
+    def architecture(self) -> dict:
+        """Everything needed to rebuild this network (see ``quinelib.io``)."""
+        return dict(cls="QuineMLP", in_features=self.in_features, hidden=list(self.hidden), alpha=self.alpha,
+                    seed=self.seed, dtype=str(self.proj.dtype).removeprefix("torch."), norm=self.norm, eps=self.eps)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}, P={self.P}, seed={self.seed}"
+        return f"alpha={self.alpha}, P={self.P}, seed={self.seed}, norm={self.norm}"
 
 
-def probe_input(in_features: int = 8, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """The fixed input z (shape 1 x in_features) the quine is evaluated at."""
+def probe_input(in_features: int = 8, seed: int = 0, dtype: torch.dtype = torch.float64,
+                batch: int = 1) -> torch.Tensor:
+    """The fixed input z (shape batch x in_features) the quine is evaluated at.
+
+    One probe for the seed's set-up; batch normalisation needs several.
+    """
     (in_features,) = check_sizes(in_features, "in_features")
+    (batch,) = check_sizes(batch, "batch")
     g = torch.Generator().manual_seed(int(seed) + 10_007)
-    return torch.randn(1, in_features, generator=g, dtype=dtype)
+    return torch.randn(batch, in_features, generator=g, dtype=dtype)

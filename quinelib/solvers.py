@@ -8,6 +8,7 @@ history, so that a notebook plots the record rather than parsing prints.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -19,7 +20,8 @@ from torch.func import jacfwd, jacrev
 from .checks import QuineInputError, check_positive, check_theta
 from .params import as_function, flatten
 
-__all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate"]
+__all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate", "train", "levenberg_marquardt",
+           "readout_reduction", "solve_exact"]
 
 
 @dataclass
@@ -233,4 +235,216 @@ def regenerate(F, theta0=None, *, inputs=None, steps: int = 100, atol: float = 0
             res.iterations = k
             res._record(theta, float((out - theta).norm()), t0)
     res.theta, res.wall_time = theta, time.perf_counter() - t0
+    return res
+
+
+_OPTIMISERS = {
+    "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam, "sgd": torch.optim.SGD,
+    "adamax": torch.optim.Adamax, "adagrad": torch.optim.Adagrad,
+}
+
+
+def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = "rmsprop", lr: float = 1e-3,
+          target: str = "detached", rtol: float = 0.0, record_every: int = 10, progress: bool = False,
+          optimizer_kwargs: dict | None = None) -> SolveResult:
+    """Gradient training on the loss ||F(theta) - theta||^2.
+
+    ``target="detached"`` is the seed's loop as it really runs: the prediction
+    F(theta) is computed from a *copy* of theta, so the gradient is
+    2 (theta - F(theta)) and each step is a damped regeneration towards F(theta)
+    (computed here without autograd; the optimiser sees the same gradient).
+    ``target="gradient"`` differentiates through F as well: the true gradient
+    2 (J - I)^T (F(theta) - theta).  Stops after ``steps``, when the relative
+    residual reaches ``rtol``, or when an iterate is not finite.  The history
+    is recorded every ``record_every`` steps (and at the last one).
+    """
+    F, theta = resolve(F, theta0, inputs)
+    if target not in ("detached", "gradient"):
+        raise QuineInputError(f"target must be 'detached' or 'gradient', got {target!r}")
+    if optimizer not in _OPTIMISERS:
+        raise QuineInputError(f"optimizer must be one of {sorted(_OPTIMISERS)}, got {optimizer!r}")
+    for name, v in (("steps", steps), ("record_every", record_every)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "steps" else 1):
+            raise QuineInputError(f"{name} must be a whole number (>= 1 for record_every), got {v!r}")
+    lr = check_positive(lr, "lr")
+    res = SolveResult(method=f"{optimizer} ({target} target)", theta=theta, theta0=theta.clone())
+    param = theta.clone().requires_grad_(True)
+    opt = _OPTIMISERS[optimizer]([param], lr=lr, **(optimizer_kwargs or {}))
+    t0 = time.perf_counter()
+    res.stop_reason = f"reached steps = {steps}"
+    last = theta.clone()
+    for k in _progress(range(steps + 1), progress, res.method):
+        if target == "detached":
+            with torch.no_grad():
+                diff = F(param) - param
+            grad = -2.0 * diff
+        else:
+            diff = F(param) - param
+            (grad,) = torch.autograd.grad((diff * diff).sum(), param)
+            diff = diff.detach()
+        r = float(diff.norm())
+        if not math.isfinite(r):
+            res.stop_reason = f"diverged: the residual is not finite at step {k}"
+            break
+        last = param.detach().clone()
+        n = float(last.norm())
+        done = rtol > 0 and r <= rtol * n
+        if k % record_every == 0 or k == steps or done:
+            res._record(last, r, t0)
+            res.extra.setdefault("steps", []).append(k)
+        res.iterations = k
+        if done:
+            res.converged, res.stop_reason = True, f"converged (relative residual <= {rtol:g})"
+            break
+        if k == steps:
+            break
+        param.grad = grad
+        opt.step()
+    res.theta, res.wall_time = last, time.perf_counter() - t0
+    return res
+
+
+def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rtol: float = 1e-12,
+                        lam: float = 1e-3, progress: bool = False, callback: Callable | None = None) -> SolveResult:
+    """Levenberg-Marquardt for g(theta) = F(theta) - theta = 0: Newton, globalised.
+
+    Each step solves (A^T A + lam I) delta = -A^T g with A = J - I.  A step is
+    accepted only if it lowers ||g||; then lam shrinks (towards a full Newton
+    step, and quadratic convergence); otherwise lam grows (towards a short
+    gradient step) and the step is retried.  Stops at relative residual
+    ``rtol``, after ``max_iter`` Jacobians, or when no lam lowers ||g||.
+    """
+    F, theta = resolve(F, theta0, inputs)
+    rtol, lam = check_positive(rtol, "rtol"), check_positive(lam, "lam")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
+        raise QuineInputError(f"max_iter must be a whole number >= 0, got {max_iter!r}")
+    res = SolveResult(method="Levenberg-Marquardt", theta=theta, theta0=theta.clone())
+    eye = torch.eye(theta.numel(), dtype=theta.dtype)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        g = F(theta) - theta
+    r = float(g.norm())
+    res._record(theta, r, t0)
+    res.extra["lambda"] = [lam]
+    res.stop_reason = f"reached max_iter = {max_iter}"
+    for k in _progress(range(1, max_iter + 1), progress, "Levenberg-Marquardt"):
+        if r <= rtol * res.theta_norms[-1]:
+            res.converged, res.stop_reason = True, "converged"
+            break
+        A = jacobian(F, theta) - eye
+        if not torch.isfinite(A).all():
+            res.stop_reason = f"diverged: the Jacobian is not finite at iteration {k - 1}"
+            break
+        AtA, Atg = A.T @ A, A.T @ g
+        scale = float(AtA.diagonal().mean())
+        for _ in range(40):
+            step = torch.linalg.solve(AtA + lam * scale * eye, -Atg)
+            new = theta + step
+            with torch.no_grad():
+                g_new = F(new) - new
+            r_new = float(g_new.norm())
+            if math.isfinite(r_new) and r_new < r:
+                theta, g, r = new, g_new, r_new
+                lam = max(lam / 3.0, 1e-12)
+                break
+            lam *= 4.0
+        else:
+            res.stop_reason = f"stalled: no damping lowered the residual at iteration {k}"
+            break
+        res.iterations = k
+        res._record(theta, r, t0)
+        res.extra["lambda"].append(lam)
+        if callback is not None:
+            callback(k, theta, r)
+    else:
+        if r <= rtol * res.theta_norms[-1]:
+            res.converged, res.stop_reason = True, "converged"
+    res.theta, res.wall_time = theta, time.perf_counter() - t0
+    return res
+
+
+def readout_reduction(F: Callable, readout: torch.Tensor):
+    """Shrink F(theta) = theta to r unknowns when F's output is u @ readout.
+
+    If every output of F is a combination of the r rows of a fixed matrix R
+    (for ``QuineMLP``: R = alpha * proj, u = the last hidden layer), every
+    fixed point has the form theta = u R, and u solves the r-dimensional
+    fixed-point problem u = G(u) with G(u) = F(u R) R^+ (R^+ the
+    pseudo-inverse; exact, because F(u R) lies in R's row space).  Returns
+    (G, lift, project) with lift(u) = u R and project(theta) = theta R^+.
+    """
+    if readout.dim() != 2 or readout.shape[0] > readout.shape[1]:
+        raise QuineInputError(f"readout must be an r x P matrix with r <= P, got shape {tuple(readout.shape)}")
+    pinv = torch.linalg.pinv(readout)  # P x r
+
+    def lift(u):
+        return u @ readout
+
+    def project(theta):
+        return theta @ pinv
+
+    def G(u):
+        return project(F(lift(u)))
+
+    return G, lift, project
+
+
+def solve_exact(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter: int = 100, restarts: int = 30,
+                min_norm: float | None = None, seed: int = 0, progress: bool = False) -> SolveResult:
+    """An exact, non-trivial quine of a network with a fixed linear readout.
+
+    Globalised Newton (Levenberg-Marquardt) on the reduced problem
+    u = G(u) of :func:`readout_reduction` (20 unknowns for the seed's
+    network instead of P = 1020), started from the features of theta0 and,
+    if LM stalls in a local minimum of ||G(u) - u|| or finds the zero quine,
+    restarted from the features of fresh random initialisations (seeded).
+    The answer is lifted back to theta and checked on the full equation; the
+    history records the full relative residual ||F(theta) - theta|| / ||theta||.
+    ``min_norm``: the smallest ||theta|| that counts as non-trivial
+    (default: 1e-3 * ||readout||_2).
+    """
+    if not (hasattr(model, "proj") and hasattr(model, "alpha")):
+        raise QuineInputError("solve_exact needs a model with a fixed linear readout (.proj and .alpha); "
+                              "for any other F use levenberg_marquardt or train")
+    F, theta_start = resolve(model, theta0, inputs)
+    rtol = check_positive(rtol, "rtol")
+    readout = model.alpha * model.proj
+    G, lift, project = readout_reduction(F, readout)
+    if min_norm is None:
+        min_norm = 1e-3 * float(torch.linalg.matrix_norm(readout, ord=2))
+    res = SolveResult(method="exact (reduced Levenberg-Marquardt)", theta=theta_start, theta0=theta_start.clone())
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        r0 = float((F(theta_start) - theta_start).norm())
+    res._record(theta_start, r0, t0)
+    gen = torch.Generator().manual_seed(int(seed))
+    scale = float(theta_start.std()) or 0.1
+    best = (float("inf"), theta_start)
+    res.stop_reason = f"no exact non-trivial fixed point after {restarts + 1} starts"
+    res.extra["starts"] = 0
+    for attempt in _progress(range(restarts + 1), progress, "exact solver"):
+        start = theta_start if attempt == 0 else scale * torch.randn(theta_start.shape, generator=gen,
+                                                                     dtype=theta_start.dtype)
+        with torch.no_grad():
+            u0 = project(F(start))
+
+        def record(k, u, r, _t0=t0):
+            th = lift(u)
+            with torch.no_grad():
+                res._record(th, float((F(th) - th).norm()), _t0)
+
+        sub = levenberg_marquardt(G, u0, max_iter=max_iter, rtol=min(rtol, 1e-13), callback=record)
+        res.extra["starts"] += 1
+        res.iterations += sub.iterations
+        theta = lift(sub.theta)
+        with torch.no_grad():
+            r = float((F(theta) - theta).norm())
+        n = float(theta.norm())
+        if n >= min_norm and r / n < best[0]:
+            best = (r / n, theta)
+        if n >= min_norm and r <= rtol * n:
+            res.converged = True
+            res.stop_reason = f"converged (start {attempt + 1})"
+            break
+    res.theta, res.wall_time = best[1], time.perf_counter() - t0
     return res

@@ -41,14 +41,20 @@ def standin_html(figure, caption: str) -> str:
 
 
 def explorer(fn, controls, *, standin, caption: str, run_label: str = "Run"):
-    """Show ``ipywidgets.interactive(fn, **controls())`` live, or ``standin()`` in the book.
+    """Show live controls for ``fn`` in a kernel, or ``standin()`` in the book.
 
     ``controls`` is a zero-argument callable returning a dict of widgets (so
     that no widget is even created for the static build, where its saved
     state would pull widget JavaScript into the page); ``standin`` is a
     zero-argument callable returning a figure, called only for the static
-    build.  Live, the explorer has a Run button (each
-    run trains or solves something) and runs once with the default values.
+    build.
+
+    Live, ``fn`` runs once with the controls' default values, as plain cell
+    output, and then the controls appear with a Run button (each run trains
+    or solves something).  The first run is deliberately *not* made inside
+    the widget's output area: a notebook executed without a browser (nbval,
+    papermill, the book build) can wait forever for output routed through an
+    Output widget (jupyter/nbclient#312).
     """
     from IPython.display import HTML, display
 
@@ -57,7 +63,10 @@ def explorer(fn, controls, *, standin, caption: str, run_label: str = "Run"):
         return None
     import ipywidgets as widgets
 
-    ui = widgets.interactive(fn, {"manual": True, "manual_name": run_label}, **controls())
-    display(widgets.HTML(f"<b>{html.escape(caption)}</b>"), ui)
-    ui.update()
+    made = controls()
+    display(widgets.HTML(f"<b>{html.escape(caption)}</b> Below: a run with the default values; "
+                         f"change the controls and press {html.escape(run_label)}."))
+    fn(**{name: w.value for name, w in made.items()})
+    ui = widgets.interactive(fn, {"manual": True, "manual_name": run_label}, **made)
+    display(ui)
     return ui

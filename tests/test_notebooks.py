@@ -4,6 +4,7 @@
 where ``testpaths`` includes ``notebooks`` and ``addopts`` ``--nbval-lax``.)
 """
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -29,6 +30,12 @@ def test_notebook_is_stored_clean_and_parameterised(path):
     assert code.index(params[0]) == 1, "the parameters cell is the second code cell (after the imports)"
     src = params[0].source
     assert "\nseed = " in "\n" + src and "\nsmoke = " in "\n" + src
+    # papermill must understand every assignment (it names them in --help-notebook)
+    from papermill.translators import PythonTranslator
+
+    names = [p.name for p in PythonTranslator.inspect(params[0])]
+    assigned = re.findall(r"^([A-Za-z_]\w*) = ", src, flags=re.M)
+    assert names == assigned, f"papermill could not parse some parameters: {set(assigned) - set(names)}"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     for needed in ("Estimated time", "Your turn", "Summary", "Further reading"):
         assert needed in text, f"{path.name} lacks a '{needed}' section"
