@@ -53,3 +53,13 @@ def test_chapter_1_runs_through_papermill_with_other_parameters(tmp_path):
     texts = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "smoke=True, seed=3, alpha=0.1" in texts
     assert "seed 11:" in texts and "seed 12:" in texts
+
+
+def test_chapter_2_runs_through_papermill_with_another_seed(tmp_path):
+    out = tmp_path / "02_out.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "02_normalisation_fix.ipynb"), str(out),
+                        parameters=dict(seed=5, smoke=True), kernel_name="python3", progress_bar=False,
+                        cwd=str(ROOT / "notebooks"))
+    texts = "\n".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    assert "smoke=True, seed=5" in texts and "after loading, relative residual" in texts
