@@ -9,12 +9,15 @@ One module per idea, in the order the book needs them:
 - ``solvers``  Newton, regeneration, the seed's training loop, Levenberg-Marquardt and the
                exact solver, all returning a SolveResult
 - ``io``       save a quine with its probe and architecture; load it back exactly
+- ``index_quine``  Chang & Lipson's queryable-index quine (chapter 3, in progress)
+- ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS
 - ``plots``    the book's plotly renderer, colour-blind-safe palette, figures
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
-from . import plots, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from . import metrics, plots, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .checks import QuineInputError
+from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
 from .models import QuineMLP, probe_input
 from .norm import ParamFreeNorm, norm_jacobian, normalise
@@ -37,5 +40,5 @@ __all__ = [
     "QuineInputError", "QuineMLP", "probe_input", "as_function", "assign_", "flatten", "layout",
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
-    "QuineFileError", "save_quine", "load_quine",
+    "QuineFileError", "save_quine", "load_quine", "IndexQuine", "metrics",
 ]

@@ -179,3 +179,17 @@ def test_screenshots_for_a_person(built_site, server, browser):
             page.screenshot(path=str(path), full_page=False)
             assert path.stat().st_size > 1000
             page.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_launch_buttons_follow_the_repository_setting(built_site, chapter):
+    """Binder, Colab and Thebe buttons on every chapter, all derived from repository.url in _config.yml."""
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    owner_repo = urlparse(url).path.strip("/")
+    page = (built_site[1] / chapter).read_text()
+    nb = chapter.removesuffix(".html") + ".ipynb"
+    assert f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{nb}" in page
+    assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{nb}" in page
+    assert "launch-thebe" in page

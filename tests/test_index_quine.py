@@ -1,0 +1,71 @@
+"""The queryable-index quine's model and the honest error measures (groundwork for chapter 3)."""
+
+import pytest
+import torch
+
+import quinelib as q
+from quinelib.index_quine import IndexQuine
+from quinelib.metrics import r_squared, relative_error, report, self_replication_loss, weight_rms
+
+
+def test_paper_sizes_give_20100_parameters_and_no_square_one_hot():
+    m = IndexQuine()
+    assert m.N == 20_100 == q.num_params(m)
+    assert m.R.shape == (20_100, 100), "the projection is stored as N x d rows, never N x N"
+    assert all(b.numel() <= 20_100 * 100 for b in m.buffers())
+    assert all(layer.bias is None for layer in m.layers)
+
+
+def test_F_over_all_coordinates_equals_the_per_coordinate_forward():
+    m = IndexQuine(d=8, hidden=(6, 5), seed=1)
+    F = q.as_function(m, (m.coordinates(),))
+    theta = q.flatten(m)
+    all_at_once = F(theta)
+    one_by_one = torch.stack([m(torch.tensor([c]))[0] for c in range(m.N)])
+    assert all_at_once.shape == (m.N,)
+    assert torch.allclose(all_at_once, one_by_one, atol=1e-12)
+
+
+def test_metrics_on_hand_made_cases():
+    theta = torch.tensor([3.0, -4.0], dtype=torch.float64)
+    zero = torch.zeros(2, dtype=torch.float64)
+    assert self_replication_loss(zero, theta) == 25.0
+    assert relative_error(zero, theta) == 1.0 and r_squared(zero, theta) == 0.0, "predicting zero scores 1"
+    assert relative_error(theta, theta) == 0.0 and r_squared(theta, theta) == 1.0
+    assert relative_error(theta / 2, theta) == pytest.approx(0.25)
+    assert weight_rms(theta) == pytest.approx((12.5) ** 0.5)
+    # shrinking the weights lowers L_SR but not the relative error of the zero prediction
+    assert self_replication_loss(zero, theta / 10) < self_replication_loss(zero, theta)
+    assert relative_error(zero, theta / 10) == 1.0
+    assert set(report(zero, theta)) == {"L_SR", "sum_theta2", "relative_error", "R2", "weight_rms"}
+
+
+def test_zero_network_scores_relative_error_one():
+    m = IndexQuine(d=8, hidden=(6, 5))
+    F = q.as_function(m, (m.coordinates(),))
+    theta = q.flatten(m)
+    with torch.no_grad():
+        for p in m.layers[-1].parameters():
+            p.zero_()
+    theta = q.flatten(m)
+    assert relative_error(F(theta), theta) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(d=0), "d"), (dict(hidden=(100, -1)), "hidden"),
+                                           (dict(activation="sigmoidish"), "activation"),
+                                           (dict(dtype=torch.int32), "dtype")])
+def test_bad_sizes_get_clear_errors(kwargs, match):
+    with pytest.raises(q.QuineInputError, match=match):
+        IndexQuine(**kwargs)
+
+
+def test_bad_coordinates_and_values_get_clear_errors():
+    m = IndexQuine(d=4, hidden=(3,))
+    with pytest.raises(q.QuineInputError, match="integer"):
+        m(torch.tensor([0.5]))
+    with pytest.raises(q.QuineInputError, match="0.."):
+        m(torch.tensor([m.N]))
+    with pytest.raises(q.QuineInputError, match="NaN or inf"):
+        relative_error(torch.tensor([float("nan")]), torch.tensor([1.0]))
+    with pytest.raises(q.QuineInputError, match="shape"):
+        relative_error(torch.zeros(2), torch.zeros(3))
