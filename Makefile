@@ -3,15 +3,18 @@
 #   make test    same set-up, then every test (unit, notebooks, papermill, built site in Chromium)
 #   make lab     open the notebooks in JupyterLab
 #   make bench   time every notebook (default and smoke parameters) against its budget
+#   make student STUDENT_DIR=dir   student copies of the notebooks, solutions replaced by hints
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 BUILD  := _build
 
-.PHONY: help install book test lab bench lint clean clean-all
+STUDENT_DIR ?= student
+
+.PHONY: help install book test lab bench student lint clean clean-all
 help:
-	@sed -n '2,6p' Makefile
+	@sed -n '2,7p' Makefile
 
 # (Re)install when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -45,6 +48,9 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+student: $(STAMP)
+	$(BIN)/python -m quinelib.student $(STUDENT_DIR)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,8 @@ One module per idea, in the order the book needs them:
 - ``io``       save a quine with its probe and architecture; load it back exactly
 - ``index_quine``  Chang & Lipson's queryable-index quine (chapter 3, in progress)
 - ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS
+- ``data``     digits with no download (scikit-learn's), and a real MNIST IDX reader (chapter 4)
+- ``student``  student copies of the notebooks, solutions replaced by hints (``make student``)
 - ``plots``    the book's plotly renderer, colour-blind-safe palette, figures
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
