@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from quinelib.data import IDXError, MNIST_FILES, load_digits_split, load_mnist, read_idx, write_idx
+from quinelib.data import MNIST_FILES, IDXError, load_digits_split, load_mnist, read_idx, write_idx
 
 
 def make_mnist(folder, n_train=5, n_test=3, compress=False):
