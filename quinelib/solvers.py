@@ -401,7 +401,8 @@ def solve_exact(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter: in
     The answer is lifted back to theta and checked on the full equation; the
     history records the full relative residual ||F(theta) - theta|| / ||theta||.
     ``min_norm``: the smallest ||theta|| that counts as non-trivial
-    (default: 1e-3 * ||readout||_2).
+    (default: 1e-3 * ||readout||_2).  ``theta`` of the result is the best
+    non-trivial iterate found (the converged one when ``converged``).
     """
     if not (hasattr(model, "proj") and hasattr(model, "alpha")):
         raise QuineInputError("solve_exact needs a model with a fixed linear readout (.proj and .alpha); "
@@ -428,10 +429,10 @@ def solve_exact(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter: in
         with torch.no_grad():
             u0 = project(F(start))
 
-        def record(k, u, r, _t0=t0):
+        def record(k, u, r):
             th = lift(u)
             with torch.no_grad():
-                res._record(th, float((F(th) - th).norm()), _t0)
+                res._record(th, float((F(th) - th).norm()), t0)
 
         sub = levenberg_marquardt(G, u0, max_iter=max_iter, rtol=min(rtol, 1e-13), callback=record)
         res.extra["starts"] += 1
