@@ -9,7 +9,7 @@ One module per idea, in the order the book needs them:
 - ``solvers``  Newton, regeneration, the seed's training loop, Levenberg-Marquardt and the
                exact solver, all returning a SolveResult
 - ``io``       save a quine with its probe and architecture; load it back exactly
-- ``index_quine``  Chang & Lipson's queryable-index quine (chapter 3, in progress)
+- ``index_quine``  Chang & Lipson's queryable-index quine, the paper's training and L-BFGS (chapter 3)
 - ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS
 - ``data``     digits with no download (scikit-learn's), and a real MNIST IDX reader (chapter 4)
 - ``student``  student copies of the notebooks, solutions replaced by hints (``make student``)

@@ -16,7 +16,7 @@ from torch import nn
 
 from .checks import QuineInputError, check_sizes
 
-__all__ = ["IndexQuine", "ACTIVATIONS"]
+__all__ = ["IndexQuine", "ACTIVATIONS", "train_paper", "train_lbfgs"]
 
 ACTIVATIONS = {"selu": nn.SELU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -64,3 +64,136 @@ class IndexQuine(nn.Module):
 
     def extra_repr(self) -> str:
         return f"N={self.N}, d={self.d}, activation={self.activation_name}, bias={self.bias}, seed={self.seed}"
+
+
+def _record_epoch(res, F, theta, t0, epoch):
+    """Append one epoch's numbers: sqrt(L_SR), ||theta||, L_SR, sum theta^2, relative error."""
+    import time
+
+    with torch.no_grad():
+        pred = F(theta)
+    l_sr = float(((pred - theta) ** 2).sum())
+    total = float((theta**2).sum())
+    res._record(theta, l_sr**0.5, t0)
+    ex = res.extra
+    ex.setdefault("epoch", []).append(epoch)
+    ex.setdefault("L_SR", []).append(l_sr)
+    ex.setdefault("sum_theta2", []).append(total)
+    ex.setdefault("relative_error", []).append(l_sr / total if total > 0 else float("inf"))
+    res.wall_time = time.perf_counter() - t0
+    return l_sr
+
+
+def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax", lr: float = 1e-3,
+                batch_size: int = 64, regenerate_every: int | None = None, seed: int = 0, theta0=None,
+                optimizer_kwargs: dict | None = None, progress: bool = False):
+    """The paper's training: minibatches of coordinates, targets theta_c detached.
+
+    ``optimizer``: a name ("sgd", "adam", "adagrad", "adamax", "rmsprop") or
+    any ``torch.optim.Optimizer`` class, with ``optimizer_kwargs``.
+
+    Each step predicts f(c) for a batch of coordinates and pulls it towards the
+    *current* value of theta_c, which is treated as a constant (no gradient
+    flows into the target).  With ``regenerate_every=k``, every k-th epoch
+    ends with regeneration theta <- F(theta).  The history is recorded once
+    per epoch (epoch 0 = the start): ``extra`` holds L_SR, sum theta^2 and
+    the relative error, and ``residuals`` sqrt(L_SR).
+    """
+    import time
+
+    from .params import as_function, flatten
+    from .solvers import _OPTIMISERS, SolveResult, _progress
+
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        opt_cls, opt_name = optimizer, optimizer.__name__
+    elif optimizer in _OPTIMISERS:
+        opt_cls, opt_name = _OPTIMISERS[optimizer], optimizer
+    else:
+        raise QuineInputError(f"optimizer must be one of {sorted(_OPTIMISERS)} or a torch.optim.Optimizer class, "
+                              f"got {optimizer!r}")
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise QuineInputError(f"{name} must be a whole number >= 1, got {v!r}")
+    if regenerate_every is not None and (not isinstance(regenerate_every, int) or regenerate_every < 1):
+        raise QuineInputError(f"regenerate_every must be None or a whole number >= 1, got {regenerate_every!r}")
+    F = as_function(model, (model.coordinates(),))
+    theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
+    from .params import layout
+
+    slots = layout(model)
+    buffers = dict(model.named_buffers())
+
+    def f(th, c):
+        params = {s.name: th[s.start:s.stop].view(s.shape) for s in slots}
+        return torch.func.functional_call(model, (params, buffers), (c,))
+
+    opt = opt_cls([theta], lr=lr, **(optimizer_kwargs or {}))
+    gen = torch.Generator().manual_seed(int(seed))
+    label = opt_name + (f" + regeneration every {regenerate_every}" if regenerate_every else "")
+    res = SolveResult(method=f"paper-style {label}", theta=theta.detach(), theta0=theta.detach().clone())
+    t0 = time.perf_counter()
+    _record_epoch(res, F, theta.detach(), t0, 0)
+    res.stop_reason = f"reached epochs = {epochs}"
+    for epoch in _progress(range(1, epochs + 1), progress, label):
+        for c in torch.randperm(model.N, generator=gen).split(batch_size):
+            loss = ((f(theta, c) - theta.detach()[c]) ** 2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        if regenerate_every and epoch % regenerate_every == 0:
+            with torch.no_grad():
+                theta.copy_(F(theta))
+        if not torch.isfinite(theta).all():
+            res.stop_reason = f"diverged: theta is not finite after epoch {epoch}"
+            break
+        res.iterations = epoch
+        _record_epoch(res, F, theta.detach(), t0, epoch)
+    res.theta = res.theta if res.diverged else theta.detach().clone()
+    return res
+
+
+def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | None = None, history: int = 50,
+                theta0=None, progress: bool = False):
+    """Our method: full-batch L-BFGS on the *relative* error ||F(theta) - theta||^2 / ||theta||^2.
+
+    Three changes from the paper: the true gradient (through the targets too),
+    all N coordinates at once (a deterministic objective, so a quasi-Newton
+    method with a line search applies), and the relative error as the loss:
+    shrinking the weights no longer lowers it, so the zero quine is not a
+    minimum to slide into.  Stops after ``max_iter`` L-BFGS iterations (each
+    up to 20 function evaluations) or ``time_budget`` seconds.
+    """
+    import time
+
+    from .params import as_function, flatten
+    from .solvers import SolveResult, _progress
+
+    F = as_function(model, (model.coordinates(),))
+    theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
+    opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
+                            tolerance_grad=0, tolerance_change=0)
+
+    def closure():
+        opt.zero_grad()
+        d = F(theta) - theta
+        loss = (d * d).sum() / (theta * theta).sum()
+        loss.backward()
+        return loss
+
+    res = SolveResult(method="full-batch L-BFGS on the relative error", theta=theta.detach(),
+                      theta0=theta.detach().clone())
+    t0 = time.perf_counter()
+    _record_epoch(res, F, theta.detach(), t0, 0)
+    res.stop_reason = f"reached max_iter = {max_iter}"
+    for k in _progress(range(1, max_iter + 1), progress, "L-BFGS"):
+        opt.step(closure)
+        if not torch.isfinite(theta).all():
+            res.stop_reason = f"diverged: theta is not finite at iteration {k}"
+            break
+        res.iterations = k
+        _record_epoch(res, F, theta.detach(), t0, k)
+        if time_budget is not None and time.perf_counter() - t0 >= time_budget:
+            res.stop_reason = f"reached the time budget of {time_budget:g} s"
+            break
+    res.theta = theta.detach().clone()
+    return res

@@ -69,3 +69,71 @@ def test_bad_coordinates_and_values_get_clear_errors():
         relative_error(torch.tensor([float("nan")]), torch.tensor([1.0]))
     with pytest.raises(q.QuineInputError, match="shape"):
         relative_error(torch.zeros(2), torch.zeros(3))
+
+
+def test_regeneration_is_exactly_theta_gets_F_theta():
+    m = IndexQuine(d=6, hidden=(5, 4), seed=2)
+    F = q.as_function(m, (m.coordinates(),))
+    theta = 0.3 * q.flatten(m)
+    res = q.regenerate(F, theta, steps=1)
+    assert torch.equal(res.theta, F(theta))
+
+
+def test_paper_training_uses_detached_targets_and_records_epochs():
+    from quinelib.index_quine import train_paper
+
+    m = IndexQuine(d=8, hidden=(6, 6), seed=0)
+    res = train_paper(m, epochs=3, optimizer="sgd", lr=1e-2, batch_size=m.N)  # one full batch per epoch
+    assert res.extra["epoch"] == [0, 1, 2, 3] and len(res.extra["relative_error"]) == 4
+    # one full-batch step by hand: the target theta is a constant, so only f's dependence is differentiated
+    theta = q.flatten(m).requires_grad_(True)
+    F = q.as_function(m, (m.coordinates(),))
+    loss = ((F(theta) - theta.detach()) ** 2).sum()
+    (grad,) = torch.autograd.grad(loss, theta)
+    step1 = train_paper(m, epochs=1, optimizer="sgd", lr=1e-2, batch_size=m.N)
+    assert torch.allclose(step1.theta, q.flatten(m) - 1e-2 * grad, atol=1e-12)
+
+
+def test_regeneration_every_epoch_is_applied():
+    from quinelib.index_quine import train_paper
+
+    m = IndexQuine(d=8, hidden=(6, 6), seed=0)
+    res = train_paper(m, epochs=2, optimizer="adam", lr=1e-3, batch_size=16, regenerate_every=1,
+                      theta0=0.3 * q.flatten(m))
+    F = q.as_function(m, (m.coordinates(),))
+    # after a regeneration the recorded L_SR is that of theta = F(previous theta): finite, recorded per epoch
+    assert len(res.extra["L_SR"]) == 3 and all(v >= 0 for v in res.extra["L_SR"])
+    assert res.theta.shape == (m.N,) and torch.isfinite(F(res.theta)).all()
+
+
+def test_best_method_beats_the_paper_style_run_on_a_small_network():
+    from quinelib.index_quine import train_lbfgs, train_paper
+
+    m = IndexQuine(d=10, hidden=(10, 10), seed=0, dtype=torch.float32)
+    paper = train_paper(m, epochs=20, optimizer="adamax", lr=1e-3, batch_size=32)
+    ours = train_lbfgs(m, max_iter=60)
+    assert ours.extra["relative_error"][-1] <= paper.extra["relative_error"][-1] / 10
+    assert ours.extra["relative_error"][-1] < 0.05
+    F = q.as_function(m, (m.coordinates(),))
+    assert relative_error(F(ours.theta).detach(), ours.theta) == pytest.approx(ours.extra["relative_error"][-1],
+                                                                               rel=1e-4)
+
+
+def test_trainers_reject_bad_arguments():
+    from quinelib.index_quine import train_paper
+
+    m = IndexQuine(d=4, hidden=(3,))
+    with pytest.raises(q.QuineInputError, match="optimizer"):
+        train_paper(m, optimizer="newtonish")
+    with pytest.raises(q.QuineInputError, match="epochs"):
+        train_paper(m, epochs=0)
+    with pytest.raises(q.QuineInputError, match="regenerate_every"):
+        train_paper(m, regenerate_every=0)
+
+
+def test_paper_training_takes_any_torch_optimiser():
+    from quinelib.index_quine import train_paper
+
+    m = IndexQuine(d=6, hidden=(5, 5), seed=0)
+    res = train_paper(m, epochs=2, optimizer=torch.optim.NAdam, lr=1e-3, batch_size=16)
+    assert "NAdam" in res.method and res.iterations == 2
