@@ -11,10 +11,14 @@ forward pass on R, which is F(theta).
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 
 from .checks import QuineInputError, check_sizes
+from .params import as_function, flatten, layout
+from .solvers import _OPTIMISERS, SolveResult, _progress
 
 __all__ = ["IndexQuine", "ACTIVATIONS", "train_paper", "train_lbfgs"]
 
@@ -68,8 +72,6 @@ class IndexQuine(nn.Module):
 
 def _record_epoch(res, F, theta, t0, epoch):
     """Append one epoch's numbers: sqrt(L_SR), ||theta||, L_SR, sum theta^2, relative error."""
-    import time
-
     with torch.no_grad():
         pred = F(theta)
     l_sr = float(((pred - theta) ** 2).sum())
@@ -99,11 +101,6 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     per epoch (epoch 0 = the start): ``extra`` holds L_SR, sum theta^2 and
     the relative error, and ``residuals`` sqrt(L_SR).
     """
-    import time
-
-    from .params import as_function, flatten
-    from .solvers import _OPTIMISERS, SolveResult, _progress
-
     if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
         opt_cls, opt_name = optimizer, optimizer.__name__
     elif optimizer in _OPTIMISERS:
@@ -118,8 +115,6 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
         raise QuineInputError(f"regenerate_every must be None or a whole number >= 1, got {regenerate_every!r}")
     F = as_function(model, (model.coordinates(),))
     theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
-    from .params import layout
-
     slots = layout(model)
     buffers = dict(model.named_buffers())
 
@@ -163,11 +158,6 @@ def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | 
     minimum to slide into.  Stops after ``max_iter`` L-BFGS iterations (each
     up to 20 function evaluations) or ``time_budget`` seconds.
     """
-    import time
-
-    from .params import as_function, flatten
-    from .solvers import SolveResult, _progress
-
     F = as_function(model, (model.coordinates(),))
     theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
     opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
