@@ -45,7 +45,7 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
              "| method | to 1e-2 (s) | to 1e-6 (s) | to 1e-12 (s) | final relative residual | wall time (s) |",
              "|---|---|---|---|---|---|"]
     model, z = q.QuineMLP(seed=0, norm="instance"), q.probe_input(seed=0)
-    floor = 0.25 * model.alpha * (model.P / 20) ** 0.5
+    floor = q.nontrivial_floor(model)
     # Warm both up first (first calls pay for allocations and torch.func set-up), on another seed.
     warm_model, warm_z = q.QuineMLP(seed=1, norm="instance"), q.probe_input(seed=1)
     q.train(warm_model, inputs=warm_z, steps=200, lr=1e-3)
@@ -73,7 +73,7 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
         for s in range(reliability_seeds):
             m = q.QuineMLP(seed=s, norm=norm, hidden=hidden)
             zz = q.probe_input(seed=s, batch=8 if norm == "batch" else 1)
-            fl = 0.25 * m.alpha * (m.P / hidden[-1]) ** 0.5
+            fl = q.nontrivial_floor(m)
             r = q.solve_exact(m, zz, seed=s, min_norm=fl)
             ok += bool(r.converged and float(r.theta.norm()) >= fl)
             times.append(r.wall_time)

@@ -28,7 +28,9 @@ from .solvers import (
                       SolveResult,
                       jacobian,
                       levenberg_marquardt,
+                      make_optimiser,
                       newton,
+                      nontrivial_floor,
                       readout_reduction,
                       regenerate,
                       solve_exact,
@@ -42,5 +44,5 @@ __all__ = [
     "QuineInputError", "QuineMLP", "probe_input", "as_function", "assign_", "flatten", "layout",
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
-    "QuineFileError", "save_quine", "load_quine", "IndexQuine", "metrics",
+    "QuineFileError", "save_quine", "load_quine", "IndexQuine", "metrics", "make_optimiser", "nontrivial_floor",
 ]

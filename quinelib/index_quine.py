@@ -18,7 +18,7 @@ from torch import nn
 
 from .checks import QuineInputError, check_sizes
 from .params import as_function, flatten, layout
-from .solvers import _OPTIMISERS, SolveResult, _progress
+from .solvers import SolveResult, _progress, make_optimiser
 
 __all__ = ["IndexQuine", "ACTIVATIONS", "train_paper", "train_lbfgs"]
 
@@ -101,13 +101,6 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     per epoch (epoch 0 = the start): ``extra`` holds L_SR, sum theta^2 and
     the relative error, and ``residuals`` sqrt(L_SR).
     """
-    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-        opt_cls, opt_name = optimizer, optimizer.__name__
-    elif optimizer in _OPTIMISERS:
-        opt_cls, opt_name = _OPTIMISERS[optimizer], optimizer
-    else:
-        raise QuineInputError(f"optimizer must be one of {sorted(_OPTIMISERS)} or a torch.optim.Optimizer class, "
-                              f"got {optimizer!r}")
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise QuineInputError(f"{name} must be a whole number >= 1, got {v!r}")
@@ -122,7 +115,7 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
         params = {s.name: th[s.start:s.stop].view(s.shape) for s in slots}
         return torch.func.functional_call(model, (params, buffers), (c,))
 
-    opt = opt_cls([theta], lr=lr, **(optimizer_kwargs or {}))
+    opt, opt_name = make_optimiser(optimizer, [theta], lr, optimizer_kwargs)
     gen = torch.Generator().manual_seed(int(seed))
     label = opt_name + (f" + regeneration every {regenerate_every}" if regenerate_every else "")
     res = SolveResult(method=f"paper-style {label}", theta=theta.detach(), theta0=theta.detach().clone())

@@ -21,7 +21,7 @@ from .checks import QuineInputError, check_positive, check_theta
 from .params import as_function, flatten
 
 __all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate", "train", "levenberg_marquardt",
-           "readout_reduction", "solve_exact"]
+           "readout_reduction", "solve_exact", "make_optimiser", "nontrivial_floor"]
 
 
 @dataclass
@@ -244,6 +244,25 @@ _OPTIMISERS = {
 }
 
 
+def make_optimiser(optimizer, params, lr: float, kwargs: dict | None = None):
+    """(optimiser, name) from a name in ``_OPTIMISERS`` or any ``torch.optim.Optimizer`` class."""
+    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
+        cls, name = optimizer, optimizer.__name__
+    elif optimizer in _OPTIMISERS:
+        cls, name = _OPTIMISERS[optimizer], optimizer
+    else:
+        raise QuineInputError(f"optimizer must be one of {sorted(_OPTIMISERS)} or a torch.optim.Optimizer class, "
+                              f"got {optimizer!r}")
+    return cls(params, lr=check_positive(lr, "lr"), **(kwargs or {})), name
+
+
+def nontrivial_floor(model) -> float:
+    """A quarter of alpha * sqrt(P / n), the typical size of what a fixed readout
+    ``alpha * proj`` (n rows, P columns) produces from unit-variance features:
+    the smallest ||theta|| the book counts as a non-trivial quine."""
+    return 0.25 * model.alpha * (model.P / model.proj.shape[0]) ** 0.5
+
+
 def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = "rmsprop", lr: float = 1e-3,
           target: str = "detached", rtol: float = 0.0, record_every: int = 10, progress: bool = False,
           optimizer_kwargs: dict | None = None) -> SolveResult:
@@ -261,15 +280,12 @@ def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = 
     F, theta = resolve(F, theta0, inputs)
     if target not in ("detached", "gradient"):
         raise QuineInputError(f"target must be 'detached' or 'gradient', got {target!r}")
-    if optimizer not in _OPTIMISERS:
-        raise QuineInputError(f"optimizer must be one of {sorted(_OPTIMISERS)}, got {optimizer!r}")
     for name, v in (("steps", steps), ("record_every", record_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "steps" else 1):
             raise QuineInputError(f"{name} must be a whole number (>= 1 for record_every), got {v!r}")
-    lr = check_positive(lr, "lr")
-    res = SolveResult(method=f"{optimizer} ({target} target)", theta=theta, theta0=theta.clone())
     param = theta.clone().requires_grad_(True)
-    opt = _OPTIMISERS[optimizer]([param], lr=lr, **(optimizer_kwargs or {}))
+    opt, opt_name = make_optimiser(optimizer, [param], lr, optimizer_kwargs)
+    res = SolveResult(method=f"{opt_name} ({target} target)", theta=theta, theta0=theta.clone())
     t0 = time.perf_counter()
     res.stop_reason = f"reached steps = {steps}"
     last = theta.clone()

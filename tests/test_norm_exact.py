@@ -110,7 +110,7 @@ def test_readout_reduction_is_exact():
 def test_exact_solver_reaches_machine_precision(norm, hidden, batch):
     model = q.QuineMLP(seed=0, norm=norm, hidden=hidden)
     z = q.probe_input(seed=0, batch=batch)
-    floor = 0.25 * model.alpha * (model.P / hidden[-1]) ** 0.5
+    floor = q.nontrivial_floor(model)
     res = q.solve_exact(model, z, min_norm=floor)
     F = q.as_function(model, z)
     theta = res.theta
