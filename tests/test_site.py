@@ -55,8 +55,11 @@ def test_glued_numbers_are_in_the_page(built_site, chapter):
 @pytest.fixture(scope="session")
 def server(built_site):
     _, html = built_site
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(html))
-    handler.log_message = lambda *a, **k: None
+    class QuietHandler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # keep the test output readable
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(html))
 
     class QuietServer(http.server.ThreadingHTTPServer):
         def handle_error(self, request, client_address):  # the browser hangs up early on fonts: fine
@@ -113,13 +116,21 @@ def test_every_page_loads_without_errors(built_site, server, browser):
     _, html = built_site
     pages = _pages(html)
     assert len(pages) >= 5
-    failures = {}
+    failures, transient = {}, {}
     for rel in pages:
-        page, problems = open_page(browser, f"{server}/{rel}")
-        if problems:
-            failures[rel] = problems
-        page.close()
-    assert not failures, failures
+        # A page with a problem is loaded a second time: what happens twice fails the test, what went away
+        # (a font request cut short on a loaded machine, say) is printed, so that it stays visible.
+        for attempt in range(2):
+            page, problems = open_page(browser, f"{server}/{rel}")
+            page.close()
+            if not problems:
+                break
+            (transient if attempt == 0 else failures)[rel] = problems
+    for rel, problems in transient.items():
+        if rel not in failures:
+            print(f"{rel}: problems on the first load, gone on the second: {problems}")
+    summary = "; ".join(f"{rel}: {problems}" for rel, problems in failures.items())
+    assert not failures, f"pages with problems on two loads: {summary}"
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
