@@ -4,6 +4,7 @@
 #   make lab     open the notebooks in JupyterLab
 #   make bench   time every notebook (default and smoke parameters) against its budget
 #   make student STUDENT_DIR=dir   student copies of the notebooks, solutions replaced by hints
+#   make publish  after changing repository.url in _config.yml: update the notebooks' Colab cells
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,9 +13,9 @@ BUILD  := _build
 
 STUDENT_DIR ?= student
 
-.PHONY: help install book test lab bench student lint clean clean-all
+.PHONY: help install book test lab bench student publish lint clean clean-all
 help:
-	@sed -n '2,7p' Makefile
+	@sed -n '2,8p' Makefile
 
 # (Re)install when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -51,6 +52,10 @@ bench: $(STAMP)
 
 student: $(STAMP)
 	$(BIN)/python -m quinelib.student $(STUDENT_DIR)
+
+# After changing repository.url in _config.yml: point every notebook's Colab cell there.
+publish: $(STAMP)
+	$(BIN)/python -m quinelib.publish .
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,13 +11,16 @@ One module per idea, in the order the book needs them:
 - ``io``       save a quine with its probe and architecture; load it back exactly
 - ``index_quine``  Chang & Lipson's queryable-index quine, the paper's training and L-BFGS (chapter 3)
 - ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS
+- ``aux_quine``  the auxiliary quine: replicate yourself and classify digits; L-BFGS and paper-style (chapter 4)
 - ``data``     digits with no download (scikit-learn's), and a real MNIST IDX reader (chapter 4)
 - ``student``  student copies of the notebooks, solutions replaced by hints (``make student``)
+- ``publish``  point every notebook's Colab cell at repository.url (``make publish``)
 - ``plots``    the book's plotly renderer, colour-blind-safe palette, figures
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
 from . import metrics, plots, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from .aux_quine import AuxQuine
 from .checks import QuineInputError
 from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
@@ -44,5 +47,5 @@ __all__ = [
     "QuineInputError", "QuineMLP", "probe_input", "as_function", "assign_", "flatten", "layout",
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
-    "QuineFileError", "save_quine", "load_quine", "IndexQuine", "metrics", "make_optimiser", "nontrivial_floor",
+    "QuineFileError", "save_quine", "load_quine", "IndexQuine", "AuxQuine", "metrics", "make_optimiser", "nontrivial_floor",
 ]

@@ -27,7 +27,7 @@ def test_notebook_is_stored_clean_and_parameterised(path):
     assert all(not c.outputs and c.execution_count is None for c in code), "stored with outputs"
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell must be tagged 'parameters'"
-    assert code.index(params[0]) == 1, "the parameters cell is the second code cell (after the imports)"
+    assert code.index(params[0]) == 2, "the parameters cell is the third code cell (after Colab's and the imports)"
     src = params[0].source
     assert "\nseed = " in "\n" + src and "\nsmoke = " in "\n" + src
     # papermill must understand every assignment (it names them in --help-notebook)

@@ -204,3 +204,106 @@ def test_launch_buttons_follow_the_repository_setting(built_site, chapter):
     assert f"https://mybinder.org/v2/gh/{owner_repo}/main?urlpath=lab/tree/{nb}" in page
     assert f"https://colab.research.google.com/github/{owner_repo}/blob/main/{nb}" in page
     assert "launch-thebe" in page
+
+
+A11Y_JS = """() => {
+  const article = document.querySelector('article') || document.body;
+  const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
+  const noAlt = [...document.querySelectorAll('img')].filter(i => !(i.getAttribute('alt') || '').trim())
+      .map(i => i.getAttribute('src'));
+  const levels = [...article.querySelectorAll('h1, h2, h3, h4, h5, h6')].filter(visible)
+      .map(h => [Number(h.tagName[1]), h.textContent.trim().slice(0, 60)]);
+  const name = a => (a.innerText || '').trim() || (a.getAttribute('aria-label') || '').trim()
+      || (a.getAttribute('title') || '').trim() || [...a.querySelectorAll('img[alt], svg[aria-label]')]
+      .map(i => i.getAttribute('alt') || i.getAttribute('aria-label')).join('').trim();
+  const nameless = [...document.querySelectorAll('a[href]')].filter(a => visible(a) && !name(a))
+      .map(a => a.outerHTML.slice(0, 160));
+  return {noAlt, levels, nameless};
+}"""
+
+
+def test_every_page_is_accessible_images_headings_links(built_site, server, browser):
+    """Every image has alt text; headings go down one level at a time from a single h1; links have a name."""
+    _, html = built_site
+    problems = {}
+    for rel in _pages(html):
+        page, _ = open_page(browser, f"{server}/{rel}")
+        found = page.evaluate(A11Y_JS)
+        page.close()
+        issues = []
+        if found["noAlt"]:
+            issues.append(f"images without alt text: {found['noAlt']}")
+        levels = [lvl for lvl, _ in found["levels"]]
+        if levels and (levels[0] != 1 or levels.count(1) != 1):
+            issues.append(f"the page must open with its only h1: {found['levels'][:3]}")
+        jumps = [(a, b) for a, b in zip(found["levels"], found["levels"][1:]) if b[0] > a[0] + 1]
+        if jumps:
+            issues.append(f"heading levels skipped: {jumps}")
+        if found["nameless"]:
+            issues.append(f"links without text: {found['nameless']}")
+        if issues:
+            problems[rel] = issues
+    assert not problems, problems
+
+
+def test_no_broken_internal_links(built_site):
+    """Every link from one page of the site to another (and to an anchor in it) resolves in the built files."""
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urljoin
+
+    _, html = built_site
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hrefs, self.ids = [], set()
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if attrs.get("id"):
+                self.ids.add(attrs["id"])
+            if tag == "a" and attrs.get("href"):
+                self.hrefs.append(attrs["href"])
+
+    parsed = {}
+    for rel in _pages(html) + ["search.html"]:
+        c = Collect()
+        c.feed((html / rel).read_text(errors="replace"))
+        parsed[rel] = c
+    broken = []
+    for rel, c in parsed.items():
+        for href in c.hrefs:
+            url = urlparse(urljoin(f"http://site/{rel}", href))
+            if url.netloc != "site" or url.scheme not in ("http", "https"):
+                continue
+            target = unquote(url.path.lstrip("/")) or "index.html"
+            if target.endswith("/"):
+                target += "index.html"
+            if not (html / target).is_file():
+                broken.append(f"{rel} -> {href} (no file {target})")
+                continue
+            if url.fragment and target.endswith(".html"):
+                if target not in parsed:
+                    c2 = Collect()
+                    c2.feed((html / target).read_text(errors="replace"))
+                    parsed.setdefault(target, c2)
+                if unquote(url.fragment) not in parsed[target].ids:
+                    broken.append(f"{rel} -> {href} (no anchor #{url.fragment} in {target})")
+    assert not broken, "\n".join(broken[:40])
+
+
+def test_search_finds_pages(server, browser):
+    """The static site's search box works: searching a word that only chapters use lists those chapters."""
+    page, problems = open_page(browser, f"{server}/search.html?q=regeneration")
+    page.wait_for_selector("#search-results ul.search li, ul.search li", timeout=30000)
+    hits = page.locator("ul.search li a").all_inner_texts()
+    assert any("zero quine" in h.lower() for h in hits), hits
+    assert any("index quine" in h.lower() for h in hits), hits
+    page.close()
+    page, _ = open_page(browser, f"{server}/search.html?q=xyzzyqwertynotaword")
+    page.wait_for_function("() => document.querySelector('#search-results') && "
+                           "/did not match|no results|0 (result|page)/i.test(document.querySelector('#search-results').innerText)",
+                           timeout=30000)
+    assert page.locator("ul.search li").count() == 0
+    assert not problems
+    page.close()
