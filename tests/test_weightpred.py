@@ -1,0 +1,155 @@
+"""Weight prediction groundwork (chapter 5): the generator, the predictors, the functional loss, alignment."""
+
+import pytest
+import torch
+
+from quinelib.checks import QuineInputError
+from quinelib.weightpred import (
+    AttentionPool,
+    DeepSets,
+    FlatMLP,
+    MLPSpec,
+    PlainMLP,
+    ResLinear,
+    XLinear,
+    align_hidden,
+    flatten_mlps,
+    functional_loss,
+    mlp_forward,
+    permute_hidden,
+    r_squared,
+    random_mlps,
+    unflatten_mlps,
+)
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize("spec, unknowns", [(MLPSpec(2, 5, 1), 15), (MLPSpec(4, 10, 1), 50),
+                                            (MLPSpec(3, 4, 2, bias=True), 12 + 4 + 8 + 2)])
+def test_generator_shapes_and_unknowns(spec, unknowns):
+    w = random_mlps(spec, 7, generator=gen())
+    assert spec.unknowns == unknowns
+    assert list(w) == list(spec.shapes)
+    for name, shape in spec.shapes.items():
+        assert w[name].shape == (7, *shape)
+    flat = flatten_mlps(w)
+    assert flat.shape == (7, unknowns)
+    back = unflatten_mlps(spec, flat)
+    assert all(torch.equal(back[k], w[k]) for k in w)
+
+
+def test_lecun_initialisation_statistics():
+    spec = MLPSpec(4, 10, 1)
+    w = random_mlps(spec, 20_000, generator=gen(1))
+    assert float(w["W1"].var()) == pytest.approx(1 / 4, rel=0.02)
+    assert float(w["W2"].var()) == pytest.approx(1 / 10, rel=0.03)
+    assert abs(float(w["W1"].mean())) < 0.01
+    # fresh samples every call
+    assert not torch.equal(random_mlps(spec, 3)["W1"], random_mlps(spec, 3)["W1"])
+
+
+def test_batched_forward_matches_a_loop():
+    spec = MLPSpec(3, 4, 2, bias=True)
+    w = random_mlps(spec, 5, generator=gen(2), dtype=torch.float64)
+    x = torch.randn(5, 6, 3, generator=gen(3), dtype=torch.float64)
+    y = mlp_forward(w, x)
+    for b in range(5):
+        ref = torch.relu(x[b] @ w["W1"][b] + w["b1"][b]) @ w["W2"][b] + w["b2"][b]
+        assert torch.allclose(y[b], ref, atol=1e-12)
+
+
+def test_permuted_networks_compute_the_same_function():
+    spec = MLPSpec(2, 5, 1, bias=True)
+    w = random_mlps(spec, 4, generator=gen(4), dtype=torch.float64)
+    x = torch.randn(4, 100, 2, generator=gen(5), dtype=torch.float64)
+    perm = torch.tensor([3, 0, 4, 1, 2])
+    w2 = permute_hidden(w, perm)
+    assert not torch.equal(flatten_mlps(w2), flatten_mlps(w)), "the weights differ"
+    assert torch.allclose(mlp_forward(w2, x), mlp_forward(w, x), atol=1e-13), "the function does not"
+    assert functional_loss(spec, flatten_mlps(w2), w, x) < 1e-26
+
+
+def test_functional_loss_is_zero_for_the_true_weights_and_positive_otherwise():
+    spec = MLPSpec(2, 5, 1)
+    w = random_mlps(spec, 8, generator=gen(6))
+    x = torch.randn(8, 50, 2, generator=gen(7))
+    assert float(functional_loss(spec, flatten_mlps(w), w, x)) == 0.0
+    assert float(functional_loss(spec, flatten_mlps(w) + 0.1, w, x)) > 0
+
+
+def test_r_squared_on_hand_made_cases():
+    y = torch.tensor([1.0, 2.0, 3.0, 4.0])
+    assert r_squared(y, y) == 1.0
+    assert r_squared(torch.full_like(y, 2.5), y) == pytest.approx(0.0)
+    assert r_squared(y + 1, y) == pytest.approx(1 - 1 / 1.25)
+    with pytest.raises(QuineInputError):
+        r_squared(torch.ones(3), torch.ones(3))
+    with pytest.raises(QuineInputError):
+        r_squared(torch.ones(3), torch.ones(4))
+
+
+def test_alignment_recovers_a_known_permutation_exactly():
+    spec = MLPSpec(3, 6, 2, bias=True)
+    true = random_mlps(spec, 5, generator=gen(8), dtype=torch.float64)
+    perms = torch.stack([torch.randperm(6, generator=gen(10 + b)) for b in range(5)])
+    shuffled = {k: v.clone() for k, v in true.items()}
+    for b in range(5):
+        one = permute_hidden({k: v[b:b + 1] for k, v in true.items()}, perms[b])
+        for k in shuffled:
+            shuffled[k][b] = one[k][0]
+    noisy = {k: v + 0.01 * torch.randn(v.shape, generator=gen(20), dtype=v.dtype) for k, v in shuffled.items()}
+    found = align_hidden(noisy, true)
+    for b in range(5):
+        realigned = permute_hidden({k: v[b:b + 1] for k, v in shuffled.items()}, found[b])
+        assert all(torch.equal(realigned[k][0], true[k][b]) for k in true), f"network {b} not realigned"
+
+
+@pytest.mark.parametrize("make", [
+    lambda d, u: DeepSets(d, u, width=16, hidden=32),
+    lambda d, u: AttentionPool(d, u, width=16, hidden=32, seeds=2, heads=2),
+    lambda d, u: AttentionPool(d, u, width=16, hidden=32, seeds=2, heads=2, self_attention=1),
+], ids=["deepsets", "attention", "attention+self-attention"])
+def test_set_encoders_ignore_the_order_of_the_pairs(make):
+    torch.manual_seed(0)
+    model = make(3, 15).eval()
+    pairs = torch.randn(4, 20, 3, generator=gen(11))
+    shuffled = pairs[:, torch.randperm(20, generator=gen(12))]
+    with torch.no_grad():
+        a, b = model(pairs), model(shuffled)
+    assert a.shape == (4, 15)
+    assert torch.allclose(a, b, atol=1e-6), float((a - b).abs().max())
+    # and they accept another number of pairs
+    assert model(torch.randn(2, 33, 3)).shape == (2, 15)
+
+
+def test_the_flat_mlp_is_not_order_invariant_and_checks_its_input():
+    torch.manual_seed(0)
+    model = FlatMLP(3, 20, 15, width=32)
+    pairs = torch.randn(4, 20, 3, generator=gen(13))
+    shuffled = pairs[:, torch.randperm(20, generator=gen(14))]
+    with torch.no_grad():
+        assert not torch.allclose(model(pairs), model(shuffled), atol=1e-6)
+    with pytest.raises(QuineInputError, match="20 pairs"):
+        model(torch.randn(4, 21, 3))
+    with pytest.raises(QuineInputError, match="pairs must have shape"):
+        DeepSets(3, 15)(torch.randn(4, 20, 2))
+
+
+@pytest.mark.parametrize("cls", [PlainMLP, XLinear, ResLinear])
+def test_forward_predictors_map_inputs_and_weights_to_outputs(cls):
+    model = cls(2, 15, 1, width=16, depth=4)
+    assert model(torch.randn(7, 2), torch.randn(7, 15)).shape == (7, 1)
+
+
+def test_bad_shapes_get_clear_errors():
+    spec = MLPSpec(2, 5, 1)
+    w = random_mlps(spec, 3)
+    with pytest.raises(QuineInputError, match="x must have shape"):
+        mlp_forward(w, torch.randn(3, 10, 4))
+    with pytest.raises(QuineInputError, match="flat weights"):
+        unflatten_mlps(spec, torch.randn(3, 14))
+    with pytest.raises(QuineInputError):
+        MLPSpec(0, 5, 1)
