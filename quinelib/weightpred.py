@@ -21,7 +21,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import time
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -30,7 +32,8 @@ from .checks import QuineInputError, check_sizes
 
 __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_mlps", "PlainMLP", "XLinear",
            "ResLinear", "FlatMLP", "DeepSets", "AttentionPool", "functional_loss", "r_squared", "align_hidden",
-           "permute_hidden"]
+           "permute_hidden", "make_pairs", "TrainRecord", "smooth", "train_inverse", "train_forward",
+           "refine_lm", "evaluate_inverse"]
 
 
 @dataclass(frozen=True)
@@ -175,15 +178,15 @@ class FlatMLP(nn.Module):
 class DeepSets(nn.Module):
     """phi on each pair, mean over the set, rho on the pooled vector (Zaheer et al., 2017)."""
 
-    def __init__(self, d_pair: int, unknowns: int, width: int = 128, hidden: int = 256):
+    def __init__(self, d_pair: int, unknowns: int, width: int = 128, hidden: int = 256, cond: int = 0):
         super().__init__()
-        self.d_pair = d_pair
+        self.d_pair, self.cond = d_pair, cond
         self.phi = _mlp([d_pair, width, hidden, width])
-        self.rho = _mlp([width, hidden, width, unknowns])
+        self.rho = _mlp([width + cond, hidden, width, unknowns])
 
-    def forward(self, pairs):
+    def forward(self, pairs, cond=None):
         _check_pairs(pairs, self.d_pair)
-        return self.rho(self.phi(pairs).mean(dim=1))
+        return self.rho(_with_cond(self.phi(pairs).mean(dim=1), cond, self.cond))
 
 
 class AttentionPool(nn.Module):
@@ -191,18 +194,18 @@ class AttentionPool(nn.Module):
     ``seeds`` learned query vectors (the Set Transformer's PMA), and a decoder on the pooled vectors."""
 
     def __init__(self, d_pair: int, unknowns: int, width: int = 128, hidden: int = 256, seeds: int = 4,
-                 heads: int = 4, self_attention: int = 0):
+                 heads: int = 4, self_attention: int = 0, cond: int = 0):
         super().__init__()
-        self.d_pair = d_pair
+        self.d_pair, self.cond = d_pair, cond
         self.phi = _mlp([d_pair, width, hidden, width])
         self.sab = nn.ModuleList(nn.TransformerEncoderLayer(width, heads, hidden, dropout=0.0, batch_first=True)
                                  for _ in range(self_attention))
         self.seeds = nn.Parameter(torch.randn(seeds, width) / width**0.5)
         self.pma = nn.MultiheadAttention(width, heads, batch_first=True)
         self.norm = nn.LayerNorm(width)
-        self.rho = _mlp([seeds * width, hidden, width, unknowns])
+        self.rho = _mlp([seeds * width + cond, hidden, width, unknowns])
 
-    def forward(self, pairs):
+    def forward(self, pairs, cond=None):
         _check_pairs(pairs, self.d_pair)
         h = self.phi(pairs)
         for layer in self.sab:
@@ -210,7 +213,18 @@ class AttentionPool(nn.Module):
         q = self.seeds.unsqueeze(0).expand(h.shape[0], -1, -1)
         pooled, _ = self.pma(q, h, h, need_weights=False)
         pooled = self.norm(pooled + q)
-        return self.rho(pooled.flatten(1))
+        return self.rho(_with_cond(pooled.flatten(1), cond, self.cond))
+
+
+def _with_cond(z, cond, size):
+    """Append the conditioning vector (an architecture description) to the pooled code."""
+    if size == 0:
+        if cond is not None:
+            raise QuineInputError("this predictor was built without a conditioning input (cond=0)")
+        return z
+    if cond is None or cond.shape != (z.shape[0], size):
+        raise QuineInputError(f"cond must have shape ({z.shape[0]}, {size})")
+    return torch.cat([z, cond.to(z.dtype)], dim=1)
 
 
 # ----------------------------------------------------------------------------------------- losses and measures
@@ -264,3 +278,219 @@ def align_hidden(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -
         rows, cols = linear_sum_assignment(c.numpy())
         perms.append(torch.as_tensor(cols[rows.argsort()]))
     return torch.stack(perms)
+
+
+# ----------------------------------------------------------------------------------------- data and training
+def make_pairs(spec: MLPSpec, batch: int, n_pairs: int, *, generator: torch.Generator | None = None,
+               scale: float = 1.0, shift: float = 0.0, weights: dict | None = None):
+    """Fresh networks (unless ``weights`` is given) and ``n_pairs`` input/output pairs of each.
+
+    Inputs are ``scale * N(0, I) + shift``.  Returns (weights, pairs) with pairs of shape
+    (batch, n_pairs, n_in + n_out): each row is x followed by y.
+    """
+    w = random_mlps(spec, batch, generator=generator) if weights is None else weights
+    x = scale * torch.randn(batch, n_pairs, spec.n_in, generator=generator) + shift
+    return w, torch.cat([x, mlp_forward(w, x)], dim=-1)
+
+
+@dataclass
+class TrainRecord:
+    """What a predictor's training did: the loss per step, the functions seen, the time, and why it stopped."""
+
+    method: str
+    losses: list = field(default_factory=list)
+    steps: int = 0
+    functions: int = 0
+    wall_time: float = 0.0
+    stop_reason: str = ""
+
+    @property
+    def diverged(self) -> bool:
+        return self.stop_reason.startswith("diverged")
+
+
+def smooth(values, beta: float = 0.98) -> list:
+    """Exponential moving average with bias correction (as in the seed's plots)."""
+    out, m = [], 0.0
+    for k, v in enumerate(values, start=1):
+        m = beta * m + (1 - beta) * v
+        out.append(m / (1 - beta**k))
+    return out
+
+
+def _schedule(opt, lr, step, steps):
+    for group in opt.param_groups:
+        group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000, batch: int = 256,
+                  n_eval: int = 64, lr: float = 1e-3, seed: int = 0, loss: str = "functional",
+                  hidden_range: tuple[int, int] | None = None, progress: bool = False) -> TrainRecord:
+    """Train an inverse predictor (pairs -> weights) on fresh random networks every step.
+
+    ``loss="functional"``: MSE between the true and the predicted networks' outputs on ``n_eval`` fresh
+    inputs per network (the seed's choice).  ``loss="weights"``: MSE between the predicted and the target
+    weights, where the target is the true network with its hidden units randomly permuted and rescaled
+    (relu(c z) = c relu(z) for c > 0): the same function, written down the way an independently trained
+    network might write it.  ``hidden_range=(lo, hi)``: each network uses a random number of hidden units
+    in lo..hi (the rest are zero) and the model receives that number, one-hot, as its ``cond`` input.
+    ``n_pairs`` may be a range (lo, hi): each step then draws its number of pairs from lo..hi, so that one
+    set encoder learns to use however many pairs it is given.
+    Adam with a cosine learning-rate schedule; data from a generator seeded with ``seed``.
+    """
+    from .solvers import _progress
+
+    if loss not in ("functional", "weights"):
+        raise QuineInputError(f"loss must be 'functional' or 'weights', got {loss!r}")
+    lo, hi = (n_pairs, n_pairs) if isinstance(n_pairs, int) else tuple(n_pairs)
+    for name, v in (("steps", steps), ("batch", batch), ("n_pairs", lo), ("n_pairs", hi), ("n_eval", n_eval)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise QuineInputError(f"{name} must be a whole number >= 1, got {v!r}")
+    if hi < lo:
+        raise QuineInputError(f"n_pairs range must have lo <= hi, got {n_pairs}")
+    gen = torch.Generator().manual_seed(int(seed))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rec = TrainRecord(method=f"{type(model).__name__}, {loss} loss, {n_pairs} pairs")
+    t0 = time.perf_counter()
+    rec.stop_reason = f"reached steps = {steps}"
+    model.train()
+    for step in _progress(range(steps), progress, rec.method):
+        _schedule(opt, lr, step, steps)
+        w = random_mlps(spec, batch, generator=gen)
+        cond = None
+        if hidden_range is not None:
+            w, cond = _mask_hidden(spec, w, hidden_range, gen)
+        count = lo if lo == hi else int(torch.randint(lo, hi + 1, (1,), generator=gen))
+        w, pairs = make_pairs(spec, batch, count, generator=gen, weights=w)
+        pred = model(pairs) if cond is None else model(pairs, cond)
+        if loss == "functional":
+            x_eval = torch.randn(batch, n_eval, spec.n_in, generator=gen)
+            value = functional_loss(spec, pred, w, x_eval)
+        else:
+            value = ((pred - flatten_mlps(_random_symmetry(spec, w, gen))) ** 2).mean()
+        if not torch.isfinite(value):
+            rec.stop_reason = f"diverged: the loss is {value.item()} at step {step}"
+            break
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        rec.losses.append(value.item())
+        rec.steps, rec.functions = step + 1, (step + 1) * batch
+    rec.wall_time = time.perf_counter() - t0
+    model.eval()
+    return rec
+
+
+def _mask_hidden(spec, w, hidden_range, gen):
+    lo, hi = hidden_range
+    if not 1 <= lo <= hi <= spec.n_hidden:
+        raise QuineInputError(f"hidden_range must satisfy 1 <= lo <= hi <= {spec.n_hidden}, got {hidden_range}")
+    batch = w["W1"].shape[0]
+    h = torch.randint(lo, hi + 1, (batch,), generator=gen)
+    keep = (torch.arange(spec.n_hidden)[None, :] < h[:, None]).to(w["W1"].dtype)
+    w = dict(w)
+    w["W1"] = w["W1"] * keep[:, None, :]
+    w["W2"] = w["W2"] * keep[:, :, None]
+    if "b1" in w:
+        w["b1"] = w["b1"] * keep
+    return w, nn.functional.one_hot(h - 1, spec.n_hidden).to(w["W1"].dtype)
+
+
+def _random_symmetry(spec, w, gen):
+    """The same functions with hidden units randomly permuted and positively rescaled, network by network."""
+    batch = w["W1"].shape[0]
+    perms = torch.argsort(torch.rand(batch, spec.n_hidden, generator=gen), dim=1)
+    scale = torch.exp(0.5 * torch.randn(batch, spec.n_hidden, generator=gen))
+    out = dict(w)
+    idx1 = perms[:, None, :].expand(-1, spec.n_in, -1)
+    out["W1"] = torch.gather(w["W1"], 2, idx1) * scale[:, None, :]
+    idx2 = perms[:, :, None].expand(-1, -1, spec.n_out)
+    out["W2"] = torch.gather(w["W2"], 1, idx2) / scale[:, :, None]
+    if "b1" in w:
+        out["b1"] = torch.gather(w["b1"], 1, perms) * scale
+    return out
+
+
+def refine_lm(spec: MLPSpec, flat0: torch.Tensor, pairs: torch.Tensor, iterations: int = 30,
+              damping: float = 1e-2) -> torch.Tensor:
+    """Polish predicted weights on the observed pairs: batched Levenberg-Marquardt, one small least-squares
+    problem per network (Jacobians by ``torch.func.jacfwd`` under ``vmap``).  Returns the refined weights."""
+    n_in, U = spec.n_in, spec.unknowns
+    if flat0.shape != (pairs.shape[0], U):
+        raise QuineInputError(f"flat0 must have shape ({pairs.shape[0]}, {U}), got {tuple(flat0.shape)}")
+
+    def residual(flat, pr):
+        w = unflatten_mlps(spec, flat.unsqueeze(0))
+        return (mlp_forward(w, pr[None, :, :n_in]) - pr[None, :, n_in:]).reshape(-1)
+
+    res_fn = torch.vmap(residual)
+    jac_fn = torch.vmap(torch.func.jacfwd(residual))
+    theta = flat0.detach().clone()
+    mu = torch.full((len(theta),), float(damping), dtype=theta.dtype)
+    eye = torch.eye(U, dtype=theta.dtype)
+    with torch.no_grad():
+        for _ in range(iterations):
+            r, J = res_fn(theta, pairs), jac_fn(theta, pairs)
+            Jt = J.transpose(1, 2)
+            step = torch.linalg.solve(Jt @ J + mu[:, None, None] * eye, -(Jt @ r.unsqueeze(-1))).squeeze(-1)
+            new = theta + step
+            better = (res_fn(new, pairs) ** 2).sum(1) < (r**2).sum(1)
+            better &= torch.isfinite(new).all(1)
+            theta = torch.where(better[:, None], new, theta)
+            mu = torch.where(better, mu / 3, mu * 4).clamp(1e-9, 1e6)
+    return theta
+
+
+def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: int = 2048, inputs: int = 256,
+                     seed: int = 12345, scale: float = 1.0, shift: float = 0.0, refine: int = 0,
+                     hidden_range: tuple[int, int] | None = None) -> dict:
+    """R² of the predicted networks on held-out networks and fresh inputs (both from ``seed``).
+
+    The pairs the model sees and the evaluation inputs share ``scale`` and ``shift``; ``refine`` > 0 also
+    reports R² after that many Levenberg-Marquardt iterations on the observed pairs.
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    w = random_mlps(spec, functions, generator=gen)
+    cond = None
+    if hidden_range is not None:
+        w, cond = _mask_hidden(spec, w, hidden_range, gen)
+    w, pairs = make_pairs(spec, functions, n_pairs, generator=gen, weights=w, scale=scale, shift=shift)
+    x = scale * torch.randn(functions, inputs, spec.n_in, generator=gen) + shift
+    y = mlp_forward(w, x)
+    with torch.no_grad():
+        pred = model(pairs) if cond is None else model(pairs, cond)
+    out = {"r2": r_squared(mlp_forward(unflatten_mlps(spec, pred), x), y), "pred": pred, "true": w,
+           "pairs": pairs}
+    if refine:
+        polished = refine_lm(spec, pred, pairs, iterations=refine)
+        out["r2_refined"] = r_squared(mlp_forward(unflatten_mlps(spec, polished), x), y)
+        out["refined"] = polished
+    return out
+
+
+def train_forward(model: nn.Module, spec: MLPSpec, *, steps: int = 1000, batch: int = 1024, lr: float = 1e-3,
+                  seed: int = 0, progress: bool = False) -> TrainRecord:
+    """Train a forward predictor (x, flat weights) -> y on fresh networks and inputs every step (MSE)."""
+    from .solvers import _progress
+
+    gen = torch.Generator().manual_seed(int(seed))
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rec = TrainRecord(method=f"{type(model).__name__}, forward")
+    t0 = time.perf_counter()
+    rec.stop_reason = f"reached steps = {steps}"
+    for step in _progress(range(steps), progress, rec.method):
+        _schedule(opt, lr, step, steps)
+        w = random_mlps(spec, batch, generator=gen)
+        x = torch.randn(batch, 1, spec.n_in, generator=gen)
+        y = mlp_forward(w, x)[:, 0]
+        value = ((model(x[:, 0], flatten_mlps(w)) - y) ** 2).mean()
+        if not torch.isfinite(value):
+            rec.stop_reason = f"diverged: the loss is {value.item()} at step {step}"
+            break
+        opt.zero_grad()
+        value.backward()
+        opt.step()
+        rec.losses.append(value.item())
+        rec.steps, rec.functions = step + 1, (step + 1) * batch
+    rec.wall_time = time.perf_counter() - t0
+    return rec

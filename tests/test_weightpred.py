@@ -153,3 +153,79 @@ def test_bad_shapes_get_clear_errors():
         unflatten_mlps(spec, torch.randn(3, 14))
     with pytest.raises(QuineInputError):
         MLPSpec(0, 5, 1)
+
+
+def test_train_inverse_records_history_and_learns():
+    from quinelib.weightpred import evaluate_inverse, train_inverse
+
+    spec = MLPSpec(2, 3, 1)
+    torch.manual_seed(0)
+    model = DeepSets(3, spec.unknowns, width=32, hidden=64)
+    before = evaluate_inverse(model, spec, 12, functions=256)["r2"]
+    rec = train_inverse(model, spec, (8, 16), steps=150, batch=64, seed=1)
+    assert rec.steps == 150 and len(rec.losses) == 150 and rec.functions == 150 * 64 and not rec.diverged
+    after = evaluate_inverse(model, spec, 12, functions=256)["r2"]
+    assert after > before + 0.2, (before, after)
+    # the same seed gives the same numbers
+    torch.manual_seed(0)
+    again = train_inverse(DeepSets(3, spec.unknowns, width=32, hidden=64), spec, (8, 16), steps=150, batch=64, seed=1)
+    assert again.losses == rec.losses
+
+
+def test_train_inverse_rejects_bad_arguments_and_stops_on_divergence():
+    from quinelib.weightpred import train_inverse
+
+    spec = MLPSpec(2, 3, 1)
+    model = DeepSets(3, spec.unknowns, width=8, hidden=8)
+    with pytest.raises(QuineInputError, match="loss"):
+        train_inverse(model, spec, 5, steps=1, loss="l1")
+    with pytest.raises(QuineInputError, match="steps"):
+        train_inverse(model, spec, 5, steps=0)
+    with pytest.raises(QuineInputError, match="lo <= hi"):
+        train_inverse(model, spec, (9, 4), steps=1)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.fill_(float("nan"))
+    rec = train_inverse(model, spec, 5, steps=3)
+    assert rec.diverged and "diverged" in rec.stop_reason and rec.steps == 0
+
+
+def test_random_symmetries_keep_the_function_and_masks_remove_units():
+    from quinelib.weightpred import _mask_hidden, _random_symmetry
+
+    spec = MLPSpec(3, 6, 2, bias=True)
+    w = random_mlps(spec, 8, generator=gen(30), dtype=torch.float64)
+    x = torch.randn(8, 40, 3, generator=gen(31), dtype=torch.float64)
+    sym = _random_symmetry(spec, w, gen(32))
+    assert not torch.allclose(flatten_mlps(sym), flatten_mlps(w))
+    assert torch.allclose(mlp_forward(sym, x), mlp_forward(w, x), atol=1e-12)
+    masked, onehot = _mask_hidden(spec, w, (2, 4), gen(33))
+    used = onehot.argmax(1) + 1
+    for b in range(8):
+        assert torch.all(masked["W1"][b, :, used[b]:] == 0) and torch.all(masked["W2"][b, used[b]:] == 0)
+        assert 2 <= int(used[b]) <= 4
+
+
+def test_lm_polish_fits_the_pairs_from_a_nearby_start():
+    from quinelib.weightpred import make_pairs, refine_lm
+
+    spec = MLPSpec(2, 4, 1)
+    w, pairs = make_pairs(spec, 16, 30, generator=gen(40))
+    start = flatten_mlps(w) + 0.05 * torch.randn(16, spec.unknowns, generator=gen(41))
+    polished = refine_lm(spec, start, pairs, iterations=20)
+
+    def fit(flat):
+        return float(((mlp_forward(unflatten_mlps(spec, flat), pairs[:, :, :2]) - pairs[:, :, 2:]) ** 2).mean())
+
+    assert fit(polished) < 1e-3 * fit(start)
+    with pytest.raises(QuineInputError):
+        refine_lm(spec, start[:, :-1], pairs)
+
+
+def test_conditioning_input_is_checked():
+    model = AttentionPool(3, 15, width=16, hidden=16, seeds=2, heads=2, cond=5)
+    assert model(torch.randn(2, 7, 3), torch.zeros(2, 5)).shape == (2, 15)
+    with pytest.raises(QuineInputError, match="cond"):
+        model(torch.randn(2, 7, 3))
+    with pytest.raises(QuineInputError, match="without a conditioning"):
+        DeepSets(3, 15, width=8, hidden=8)(torch.randn(2, 7, 3), torch.zeros(2, 5))
