@@ -37,9 +37,17 @@ def test_notebook_is_stored_clean_and_parameterised(path):
     assigned = re.findall(r"^([A-Za-z_]\w*) = ", src, flags=re.M)
     assert names == assigned, f"papermill could not parse some parameters: {set(assigned) - set(names)}"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for needed in ("Estimated time", "Your turn", "Summary", "Further reading"):
-        assert needed in text, f"{path.name} lacks a '{needed}' section"
-    assert any("solution" in c.metadata.get("tags", []) for c in code), "no solution cell"
+    for needed in ("**The question.**", "You will learn to", "Estimated time", "Prerequisites", "Your turn",
+                   "## Summary", "## Further reading"):
+        assert needed in text, f"{path.name} lacks '{needed}'"
+    assert text.index("Estimated time") < text.index("Your turn") < text.index("## Summary") < \
+        text.index("## Further reading"), "opening, exercises, summary and further reading come in that order"
+    exercises = text.count("Your turn")
+    solutions = [c for c in code if "solution" in c.metadata.get("tags", [])]
+    assert exercises >= 2, f"{path.name} has {exercises} 'Your turn' exercise(s); every chapter needs two"
+    assert len(solutions) >= exercises, "every exercise needs a solution cell"
+    assert all("hide-cell" in c.metadata["tags"] and c.metadata.get("hint") for c in solutions), \
+        "solutions are hidden in the book (hide-cell) and carry a hint for the student copies"
 
 
 def test_chapter_1_runs_through_papermill_with_other_parameters(tmp_path):
@@ -63,3 +71,30 @@ def test_chapter_2_runs_through_papermill_with_another_seed(tmp_path):
     texts = "\n".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells
                       if c.cell_type == "code" for o in c.outputs)
     assert "smoke=True, seed=5" in texts and "after loading, relative residual" in texts
+
+
+def test_chapter_4_reads_mnist_idx_files_when_pointed_at_them(tmp_path):
+    """The chapter's MNIST path, end to end, on small IDX files written here (28 x 28, learnable classes)."""
+    import numpy as np
+
+    from quinelib.data import MNIST_FILES, write_idx
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for split, n in (("train", 300), ("test", 100)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images = rng.integers(0, 40, size=(n, 28, 28)).astype(np.uint8)
+        for i, k in enumerate(labels):  # class k lights up a bright 5 x 5 block at its own place
+            r, c = 2 + 6 * (k // 4), 2 + 6 * (k % 4)
+            images[i, r:r + 5, c:c + 5] = 255
+        write_idx(folder / (MNIST_FILES[f"{split}_images"] + ".gz"), images, compress=True)
+        write_idx(folder / MNIST_FILES[f"{split}_labels"], labels)
+    out = tmp_path / "04_out.ipynb"
+    pm.execute_notebook(str(ROOT / "notebooks" / "04_auxiliary_quine.ipynb"), str(out),
+                        parameters=dict(smoke=True, mnist_dir=str(folder)), kernel_name="python3",
+                        progress_bar=False, cwd=str(ROOT / "notebooks"))
+    texts = "\n".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    assert f"MNIST from {folder}: 300 training and 100 test images of 28 x 28 pixels" in texts
+    assert "chapter 4 ran in" in texts

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urljoin, urlparse
 
 import pytest
 
@@ -307,3 +307,48 @@ def test_search_finds_pages(server, browser):
     assert page.locator("ul.search li").count() == 0
     assert not problems
     page.close()
+
+
+def test_navigation_and_numbering_follow_the_table_of_contents(built_site):
+    """Chapters are numbered 1..n in _toc.yml order, and each page's previous/next links follow that order."""
+    import re
+
+    import yaml
+
+    _, html = built_site
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    order = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    numbered = [c["file"] for part in toc["parts"] if part.get("numbered") for c in part["chapters"]]
+    assert [f"{f}.html" for f in numbered] == list(CHAPTERS), "every chapter notebook is in the numbered part"
+    for k, doc in enumerate(numbered, start=1):
+        page = (html / f"{doc}.html").read_text()
+        h1 = re.search(r"<h1>(.*?)</h1>", page, flags=re.S).group(1)
+        assert f'<span class="section-number">{k}. </span>' in h1, f"{doc} should be chapter {k}: {h1[:80]}"
+    for i, doc in enumerate(order):
+        page = (html / f"{doc}.html").read_text()
+        prev = re.search(r'<a class="left-prev"\s+href="([^"]+)"', page)
+        nxt = re.search(r'<a class="right-next"\s+href="([^"]+)"', page)
+        here = f"http://site/{doc}.html"
+        if i > 0:
+            assert prev and urljoin(here, prev.group(1)) == f"http://site/{order[i - 1]}.html", f"{doc}: previous"
+        if i + 1 < len(order):
+            assert nxt and urljoin(here, nxt.group(1)) == f"http://site/{order[i + 1]}.html", f"{doc}: next"
+
+
+def test_every_glossary_term_is_used_and_every_chapter_uses_terms():
+    import re
+
+    import nbformat
+
+    glossary = (ROOT / "book" / "glossary.md").read_text()
+    terms = re.findall(r"^([A-Za-z][^\n]*)\n  ", glossary.split("```{glossary}")[1], flags=re.M)
+    assert len(terms) >= 15
+    texts = {p.name: "\n".join(c.source for c in nbformat.read(p, as_version=4).cells if c.cell_type == "markdown")
+             for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))}
+    texts.update({p.name: p.read_text() for p in (ROOT / "book").glob("*.md") if p.name != "glossary.md"})
+    used = {m.lower() for t in texts.values() for m in re.findall(r"\{term\}`(?:[^`<]*<)?([^`>]+)>?`", t)}
+    unused = [t for t in terms if t.lower() not in used]
+    assert not unused, f"glossary terms no page refers to: {unused}"
+    for name, text in texts.items():
+        if name[:2].isdigit():
+            assert text.count("{term}`") >= 2, f"{name} uses fewer than two glossary terms"
