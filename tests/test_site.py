@@ -50,6 +50,9 @@ def test_glued_numbers_are_in_the_page(built_site, chapter):
     page = (html / chapter).read_text()
     assert "{glue" not in page and "glue:text" not in page, "an unresolved glue role"
     assert "ran in" in page, "the chapter's closing timing line is missing"
+    # the tables the notebooks print as Markdown are rendered as tables, not left as pipes and dashes
+    assert "<table" in page, "no table rendered"
+    assert "|\u2014|" not in page, "a Markdown table was left as raw text (its dashes typeset as em dashes)"
 
 
 @pytest.fixture(scope="session")
