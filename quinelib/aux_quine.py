@@ -163,6 +163,18 @@ def aux_objective(model: AuxQuine, theta: torch.Tensor, images: torch.Tensor, la
     return _objective(_functional(model), model.coordinates(), theta, x, labels, float(lam), replicate, relative)
 
 
+def _prepare(model, data: dict, lam, who: str):
+    """Check a trainer's model, task weight and data; return (lam, training images as rows, labels)."""
+    if not isinstance(model, AuxQuine):
+        raise QuineInputError(f"{who} needs an AuxQuine, got {type(model).__name__}")
+    lam = float(lam)
+    if not (lam >= 0 and lam < float("inf")):
+        raise QuineInputError(f"lam must be a finite number >= 0, got {lam}")
+    _check_data(data, model)
+    xtr = data["train_images"].reshape(len(data["train_images"]), -1).to(model.R.dtype)
+    return lam, xtr, data["train_labels"]
+
+
 def _check_data(data: dict, model: AuxQuine):
     for key in ("train_images", "train_labels", "test_images", "test_labels"):
         if key not in data:
@@ -193,20 +205,12 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
     ``relative_error``, ``L_task`` (training cross-entropy), ``train_accuracy``,
     ``test_accuracy`` and ``iteration``.  ``residuals`` is sqrt(L_SR).
     """
-    if not isinstance(model, AuxQuine):
-        raise QuineInputError(f"train_aux needs an AuxQuine, got {type(model).__name__}")
-    lam = float(lam)
-    if not (lam >= 0 and lam < float("inf")):
-        raise QuineInputError(f"lam must be a finite number >= 0, got {lam}")
+    lam, xtr, ytr = _prepare(model, data, lam, "train_aux")
     if not replicate and lam == 0:
         raise QuineInputError("with replicate=False and lam = 0 there is nothing to train")
-    for name, v in (("max_iter", max_iter), ("record_every", record_every)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise QuineInputError(f"{name} must be a whole number >= 1, got {v!r}")
-    _check_data(data, model)
+    check_sizes(max_iter, "max_iter")
+    check_sizes(record_every, "record_every")
     dtype = model.R.dtype
-    xtr = data["train_images"].reshape(len(data["train_images"]), -1).to(dtype)
-    ytr = data["train_labels"]
 
     coords = model.coordinates()
     call = _functional(model)
@@ -280,18 +284,10 @@ def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: i
     cycle through the training set.  ``extra`` holds the same per-epoch
     numbers as ``train_aux``.
     """
-    if not isinstance(model, AuxQuine):
-        raise QuineInputError(f"train_aux_paper needs an AuxQuine, got {type(model).__name__}")
-    lam = float(lam)
-    if not (lam >= 0 and lam < float("inf")):
-        raise QuineInputError(f"lam must be a finite number >= 0, got {lam}")
-    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise QuineInputError(f"{name} must be a whole number >= 1, got {v!r}")
-    _check_data(data, model)
+    lam, xtr, ytr = _prepare(model, data, lam, "train_aux_paper")
+    check_sizes(epochs, "epochs")
+    check_sizes(batch_size, "batch_size")
     dtype = model.R.dtype
-    xtr = data["train_images"].reshape(len(data["train_images"]), -1).to(dtype)
-    ytr = data["train_labels"]
     theta0 = flatten(model) if theta0 is None else theta0.detach().clone().to(dtype)
     if theta0.shape != (model.N,) or not torch.isfinite(theta0).all():
         raise QuineInputError(f"theta0 must be a finite vector of shape ({model.N},)")

@@ -57,7 +57,7 @@ class MLPSpec:
 
     @property
     def unknowns(self) -> int:
-        return sum(int(torch.tensor(shape).prod()) for shape in self.shapes.values())
+        return sum(math.prod(shape) for shape in self.shapes.values())
 
 
 def random_mlps(spec: MLPSpec, batch: int, *, generator: torch.Generator | None = None,
@@ -95,7 +95,7 @@ def unflatten_mlps(spec: MLPSpec, flat: torch.Tensor) -> dict[str, torch.Tensor]
         raise QuineInputError(f"expected flat weights of shape (batch, {spec.unknowns}), got {tuple(flat.shape)}")
     out, start = {}, 0
     for name, shape in spec.shapes.items():
-        n = int(torch.tensor(shape).prod())
+        n = math.prod(shape)
         out[name] = flat[:, start:start + n].reshape(flat.shape[0], *shape)
         start += n
     return out
@@ -338,24 +338,17 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
     set encoder learns to use however many pairs it is given.
     Adam with a cosine learning-rate schedule; data from a generator seeded with ``seed``.
     """
-    from .solvers import _progress
-
     if loss not in ("functional", "weights"):
         raise QuineInputError(f"loss must be 'functional' or 'weights', got {loss!r}")
     lo, hi = (n_pairs, n_pairs) if isinstance(n_pairs, int) else tuple(n_pairs)
-    for name, v in (("steps", steps), ("batch", batch), ("n_pairs", lo), ("n_pairs", hi), ("n_eval", n_eval)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise QuineInputError(f"{name} must be a whole number >= 1, got {v!r}")
+    check_sizes((lo, hi), "n_pairs")
+    for name, v in (("steps", steps), ("batch", batch), ("n_eval", n_eval)):
+        check_sizes(v, name)
     if hi < lo:
         raise QuineInputError(f"n_pairs range must have lo <= hi, got {n_pairs}")
     gen = torch.Generator().manual_seed(int(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rec = TrainRecord(method=f"{type(model).__name__}, {loss} loss, {n_pairs} pairs")
-    t0 = time.perf_counter()
-    rec.stop_reason = f"reached steps = {steps}"
-    model.train()
-    for step in _progress(range(steps), progress, rec.method):
-        _schedule(opt, lr, step, steps)
+
+    def step_loss():
         w = random_mlps(spec, batch, generator=gen)
         cond = None
         if hidden_range is not None:
@@ -364,10 +357,28 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
         w, pairs = make_pairs(spec, batch, count, generator=gen, weights=w)
         pred = model(pairs) if cond is None else model(pairs, cond)
         if loss == "functional":
-            x_eval = torch.randn(batch, n_eval, spec.n_in, generator=gen)
-            value = functional_loss(spec, pred, w, x_eval)
-        else:
-            value = ((pred - flatten_mlps(_random_symmetry(spec, w, gen))) ** 2).mean()
+            return functional_loss(spec, pred, w, torch.randn(batch, n_eval, spec.n_in, generator=gen))
+        return ((pred - flatten_mlps(_random_symmetry(spec, w, gen))) ** 2).mean()
+
+    model.train()
+    rec = _fit(model, f"{type(model).__name__}, {loss} loss, {n_pairs} pairs", step_loss, steps=steps, batch=batch,
+               lr=lr, progress=progress)
+    model.eval()
+    return rec
+
+
+def _fit(model: nn.Module, method: str, step_loss, *, steps: int, batch: int, lr: float,
+         progress: bool) -> TrainRecord:
+    """Adam with a cosine schedule on ``step_loss()`` (fresh data each call); stops on a non-finite loss."""
+    from .solvers import _progress
+
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    rec = TrainRecord(method=method)
+    t0 = time.perf_counter()
+    rec.stop_reason = f"reached steps = {steps}"
+    for step in _progress(range(steps), progress, method):
+        _schedule(opt, lr, step, steps)
+        value = step_loss()
         if not torch.isfinite(value):
             rec.stop_reason = f"diverged: the loss is {value.item()} at step {step}"
             break
@@ -377,7 +388,6 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
         rec.losses.append(value.item())
         rec.steps, rec.functions = step + 1, (step + 1) * batch
     rec.wall_time = time.perf_counter() - t0
-    model.eval()
     return rec
 
 
@@ -471,26 +481,12 @@ def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions
 def train_forward(model: nn.Module, spec: MLPSpec, *, steps: int = 1000, batch: int = 1024, lr: float = 1e-3,
                   seed: int = 0, progress: bool = False) -> TrainRecord:
     """Train a forward predictor (x, flat weights) -> y on fresh networks and inputs every step (MSE)."""
-    from .solvers import _progress
-
     gen = torch.Generator().manual_seed(int(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    rec = TrainRecord(method=f"{type(model).__name__}, forward")
-    t0 = time.perf_counter()
-    rec.stop_reason = f"reached steps = {steps}"
-    for step in _progress(range(steps), progress, rec.method):
-        _schedule(opt, lr, step, steps)
+
+    def step_loss():
         w = random_mlps(spec, batch, generator=gen)
         x = torch.randn(batch, 1, spec.n_in, generator=gen)
-        y = mlp_forward(w, x)[:, 0]
-        value = ((model(x[:, 0], flatten_mlps(w)) - y) ** 2).mean()
-        if not torch.isfinite(value):
-            rec.stop_reason = f"diverged: the loss is {value.item()} at step {step}"
-            break
-        opt.zero_grad()
-        value.backward()
-        opt.step()
-        rec.losses.append(value.item())
-        rec.steps, rec.functions = step + 1, (step + 1) * batch
-    rec.wall_time = time.perf_counter() - t0
-    return rec
+        return ((model(x[:, 0], flatten_mlps(w)) - mlp_forward(w, x)[:, 0]) ** 2).mean()
+
+    return _fit(model, f"{type(model).__name__}, forward", step_loss, steps=steps, batch=batch, lr=lr,
+                progress=progress)
