@@ -442,10 +442,13 @@ def refine_lm(spec: MLPSpec, flat0: torch.Tensor, pairs: torch.Tensor, iteration
         for _ in range(iterations):
             r, J = res_fn(theta, pairs), jac_fn(theta, pairs)
             Jt = J.transpose(1, 2)
-            step = torch.linalg.solve(Jt @ J + mu[:, None, None] * eye, -(Jt @ r.unsqueeze(-1))).squeeze(-1)
-            new = theta + step
+            # A dead hidden unit gives zero columns in J, so with little damping the system can be singular:
+            # such a network's step is rejected (its damping grows) instead of stopping the whole batch.
+            step, info = torch.linalg.solve_ex(Jt @ J + mu[:, None, None] * eye, -(Jt @ r.unsqueeze(-1)))
+            solved = (info == 0) & torch.isfinite(step).all(dim=(1, 2))
+            new = theta + torch.where(solved[:, None], step.squeeze(-1), 0.0)
             better = (res_fn(new, pairs) ** 2).sum(1) < (r**2).sum(1)
-            better &= torch.isfinite(new).all(1)
+            better &= solved & torch.isfinite(new).all(1)
             theta = torch.where(better[:, None], new, theta)
             mu = torch.where(better, mu / 3, mu * 4).clamp(1e-9, 1e6)
     return theta

@@ -229,3 +229,32 @@ def test_conditioning_input_is_checked():
         model(torch.randn(2, 7, 3))
     with pytest.raises(QuineInputError, match="without a conditioning"):
         DeepSets(3, 15, width=8, hidden=8)(torch.randn(2, 7, 3), torch.zeros(2, 5))
+
+
+def test_lm_polish_survives_a_singular_system():
+    """A dead hidden unit (its incoming weights zero) gives zero columns in the Jacobian; with no damping the
+    normal equations are singular. The polish must reject that step for that network only and go on."""
+    from quinelib.weightpred import make_pairs, refine_lm
+
+    spec = MLPSpec(2, 4, 1)
+    w, pairs = make_pairs(spec, 6, 30, generator=gen(42))
+    start = flatten_mlps(w) + 0.05 * torch.randn(6, spec.unknowns, generator=gen(43))
+    dead = unflatten_mlps(spec, start)
+    dead["W1"][0, :, 1] = 0.0  # network 0: hidden unit 1 never fires
+    start = flatten_mlps(dead)
+    with pytest.raises(torch.linalg.LinAlgError):  # the plain solve fails on this system
+        from torch.func import jacfwd
+
+        def residual(flat):
+            return (mlp_forward(unflatten_mlps(spec, flat[None]), pairs[:1, :, :2]) - pairs[:1, :, 2:]).reshape(-1)
+
+        J = jacfwd(residual)(start[0])
+        torch.linalg.solve(J.T @ J, J.T @ residual(start[0]))
+    polished = refine_lm(spec, start, pairs, iterations=20, damping=0.0)
+
+    def fit(flat):
+        return ((mlp_forward(unflatten_mlps(spec, flat), pairs[:, :, :2]) - pairs[:, :, 2:]) ** 2).mean(dim=(1, 2))
+
+    assert torch.isfinite(polished).all()
+    assert torch.all(fit(polished) <= fit(start))
+    assert torch.all(fit(polished)[1:] < 1e-3 * fit(start)[1:])  # the healthy networks are polished as before
