@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.nn import functional as fn
 
-from .checks import QuineInputError, check_sizes
+from .checks import QuineInputError, check_sizes, check_theta
 from .index_quine import ACTIVATIONS
 from .params import assign_, flatten, layout
 from .solvers import SolveResult, _progress, make_optimiser
@@ -159,20 +159,27 @@ def aux_objective(model: AuxQuine, theta: torch.Tensor, images: torch.Tensor, la
 
     With lam = 0 it is exactly the pure replication loss (the task term is not even evaluated).
     """
-    x = images.reshape(len(images), -1).to(model.R.dtype)
-    return _objective(_functional(model), model.coordinates(), theta, x, labels, float(lam), replicate, relative)
+    return _objective(_functional(model), model.coordinates(), theta, _rows(images, model), labels, float(lam),
+                      replicate, relative)
 
 
-def _prepare(model, data: dict, lam, who: str):
-    """Check a trainer's model, task weight and data; return (lam, training images as rows, labels)."""
+def _rows(images: torch.Tensor, model: AuxQuine) -> torch.Tensor:
+    """Images as rows of pixels in the model's dtype."""
+    return images.reshape(len(images), -1).to(model.R.dtype)
+
+
+def _prepare(model, data: dict, lam, theta0, who: str):
+    """Check a trainer's model, task weight, data and start; return (lam, training images as rows, labels,
+    theta0 as a fresh vector in the model's dtype: the model's own parameters when theta0 is None)."""
     if not isinstance(model, AuxQuine):
         raise QuineInputError(f"{who} needs an AuxQuine, got {type(model).__name__}")
     lam = float(lam)
     if not (lam >= 0 and lam < float("inf")):
         raise QuineInputError(f"lam must be a finite number >= 0, got {lam}")
     _check_data(data, model)
-    xtr = data["train_images"].reshape(len(data["train_images"]), -1).to(model.R.dtype)
-    return lam, xtr, data["train_labels"]
+    theta = flatten(model) if theta0 is None else check_theta(theta0.detach().clone().to(model.R.dtype), model.N,
+                                                              name="theta0")
+    return lam, _rows(data["train_images"], model), data["train_labels"], theta
 
 
 def _check_data(data: dict, model: AuxQuine):
@@ -205,21 +212,14 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
     ``relative_error``, ``L_task`` (training cross-entropy), ``train_accuracy``,
     ``test_accuracy`` and ``iteration``.  ``residuals`` is sqrt(L_SR).
     """
-    lam, xtr, ytr = _prepare(model, data, lam, "train_aux")
+    lam, xtr, ytr, theta = _prepare(model, data, lam, theta0, "train_aux")
     if not replicate and lam == 0:
         raise QuineInputError("with replicate=False and lam = 0 there is nothing to train")
     check_sizes(max_iter, "max_iter")
     check_sizes(record_every, "record_every")
-    dtype = model.R.dtype
 
     coords = model.coordinates()
     call = _functional(model)
-
-    theta = (flatten(model) if theta0 is None else theta0.detach().clone().to(dtype))
-    if theta.shape != (model.N,):
-        raise QuineInputError(f"theta0 must have shape ({model.N},), got {tuple(theta.shape)}")
-    if not torch.isfinite(theta).all():
-        raise QuineInputError("theta0 contains NaN or inf")
     theta.requires_grad_(True)
 
     def objective(th):
@@ -244,7 +244,8 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
 
     def record(k):
         th = theta.detach()
-        recorder(k, th, assign_(probe, th))
+        assign_(probe, th)
+        recorder(k, th)
 
     record(0)
     res.stop_reason = f"reached max_iter = {max_iter}"
@@ -284,13 +285,9 @@ def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: i
     cycle through the training set.  ``extra`` holds the same per-epoch
     numbers as ``train_aux``.
     """
-    lam, xtr, ytr = _prepare(model, data, lam, "train_aux_paper")
+    lam, xtr, ytr, theta0 = _prepare(model, data, lam, theta0, "train_aux_paper")
     check_sizes(epochs, "epochs")
     check_sizes(batch_size, "batch_size")
-    dtype = model.R.dtype
-    theta0 = flatten(model) if theta0 is None else theta0.detach().clone().to(dtype)
-    if theta0.shape != (model.N,) or not torch.isfinite(theta0).all():
-        raise QuineInputError(f"theta0 must be a finite vector of shape ({model.N},)")
     probe = copy.deepcopy(model)
     assign_(probe, theta0)
     params = [p for _, p in probe.named_parameters()]
@@ -333,14 +330,13 @@ class _Recorder:
 
     def __init__(self, model: AuxQuine, data: dict, res: SolveResult, t0: float):
         self.model, self.res, self.t0 = model, res, t0
-        dtype = model.R.dtype
-        self.xtr = data["train_images"].reshape(len(data["train_images"]), -1).to(dtype)
-        self.xte = data["test_images"].reshape(len(data["test_images"]), -1).to(dtype)
+        self.xtr, self.xte = _rows(data["train_images"], model), _rows(data["test_images"], model)
         self.ytr, self.yte = data["train_labels"], data["test_labels"]
 
     @torch.no_grad()
-    def __call__(self, k: int, theta: torch.Tensor, model: AuxQuine | None = None):
-        m = model if model is not None else self.model
+    def __call__(self, k: int, theta: torch.Tensor):
+        """Record the numbers of ``self.model``, whose parameters must already be ``theta``."""
+        m = self.model
         l_sr = float(((m(m.coordinates()) - theta) ** 2).sum())
         total = float((theta * theta).sum())
         logits = m.classify(self.xtr)

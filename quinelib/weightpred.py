@@ -246,12 +246,17 @@ def r_squared(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
 
 def permute_hidden(weights: dict[str, torch.Tensor], perm: torch.Tensor) -> dict[str, torch.Tensor]:
     """The same networks with their hidden units reordered: new unit k is old unit ``perm[k]`` (columns of
-    W1 and entries of b1, rows of W2).  The function is unchanged: a sum does not depend on its order."""
+    W1 and entries of b1, rows of W2).  ``perm`` is one permutation for every network, shape (hidden,), or
+    one per network, shape (B, hidden).  The function is unchanged: a sum does not depend on its order."""
+    batch, n_in, hidden = weights["W1"].shape
+    perm = perm.expand(batch, hidden) if perm.ndim == 1 else perm
+    if perm.shape != (batch, hidden):
+        raise QuineInputError(f"perm must have shape ({hidden},) or ({batch}, {hidden}), got {tuple(perm.shape)}")
     out = dict(weights)
-    out["W1"] = weights["W1"][:, :, perm]
-    out["W2"] = weights["W2"][:, perm, :]
+    out["W1"] = torch.gather(weights["W1"], 2, perm[:, None, :].expand(-1, n_in, -1))
+    out["W2"] = torch.gather(weights["W2"], 1, perm[:, :, None].expand(-1, -1, weights["W2"].shape[2]))
     if "b1" in weights:
-        out["b1"] = weights["b1"][:, perm]
+        out["b1"] = torch.gather(weights["b1"], 1, perm)
     return out
 
 
@@ -261,7 +266,7 @@ def align_hidden(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -
     Each hidden unit is described by its incoming weights (and bias) and its outgoing weights; the cost of
     matching predicted unit i to true unit j is the squared distance of those descriptions, and
     ``scipy.optimize.linear_sum_assignment`` finds the cheapest one-to-one matching.  Returns (B, hidden)
-    indices ``perm`` such that ``permute_hidden(pred, perm[b])`` lines up with ``true`` for network b.
+    indices ``perm`` such that ``permute_hidden(pred, perm)`` lines up with ``true``, network by network.
     """
     from scipy.optimize import linear_sum_assignment
 
@@ -411,13 +416,11 @@ def _random_symmetry(spec, w, gen):
     batch = w["W1"].shape[0]
     perms = torch.argsort(torch.rand(batch, spec.n_hidden, generator=gen), dim=1)
     scale = torch.exp(0.5 * torch.randn(batch, spec.n_hidden, generator=gen))
-    out = dict(w)
-    idx1 = perms[:, None, :].expand(-1, spec.n_in, -1)
-    out["W1"] = torch.gather(w["W1"], 2, idx1) * scale[:, None, :]
-    idx2 = perms[:, :, None].expand(-1, -1, spec.n_out)
-    out["W2"] = torch.gather(w["W2"], 1, idx2) / scale[:, :, None]
-    if "b1" in w:
-        out["b1"] = torch.gather(w["b1"], 1, perms) * scale
+    out = permute_hidden(w, perms)
+    out["W1"] = out["W1"] * scale[:, None, :]
+    out["W2"] = out["W2"] / scale[:, :, None]
+    if "b1" in out:
+        out["b1"] = out["b1"] * scale
     return out
 
 

@@ -70,6 +70,14 @@ def test_permuted_networks_compute_the_same_function():
     assert not torch.equal(flatten_mlps(w2), flatten_mlps(w)), "the weights differ"
     assert torch.allclose(mlp_forward(w2, x), mlp_forward(w, x), atol=1e-13), "the function does not"
     assert functional_loss(spec, flatten_mlps(w2), w, x) < 1e-26
+    perms = torch.stack([torch.randperm(5, generator=gen(30 + b)) for b in range(4)])  # one per network
+    batched = permute_hidden(w, perms)
+    for b in range(4):
+        one = permute_hidden({k: v[b:b + 1] for k, v in w.items()}, perms[b])
+        assert all(torch.equal(batched[k][b], one[k][0]) for k in w)
+        assert torch.equal(batched["W1"][b], w["W1"][b][:, perms[b]])
+    with pytest.raises(QuineInputError, match="perm"):
+        permute_hidden(w, perms[:3])
 
 
 def test_functional_loss_is_zero_for_the_true_weights_and_positive_otherwise():
@@ -95,16 +103,11 @@ def test_alignment_recovers_a_known_permutation_exactly():
     spec = MLPSpec(3, 6, 2, bias=True)
     true = random_mlps(spec, 5, generator=gen(8), dtype=torch.float64)
     perms = torch.stack([torch.randperm(6, generator=gen(10 + b)) for b in range(5)])
-    shuffled = {k: v.clone() for k, v in true.items()}
-    for b in range(5):
-        one = permute_hidden({k: v[b:b + 1] for k, v in true.items()}, perms[b])
-        for k in shuffled:
-            shuffled[k][b] = one[k][0]
+    shuffled = permute_hidden(true, perms)  # one permutation per network
     noisy = {k: v + 0.01 * torch.randn(v.shape, generator=gen(20), dtype=v.dtype) for k, v in shuffled.items()}
-    found = align_hidden(noisy, true)
+    realigned = permute_hidden(shuffled, align_hidden(noisy, true))
     for b in range(5):
-        realigned = permute_hidden({k: v[b:b + 1] for k, v in shuffled.items()}, found[b])
-        assert all(torch.equal(realigned[k][0], true[k][b]) for k in true), f"network {b} not realigned"
+        assert all(torch.equal(realigned[k][b], true[k][b]) for k in true), f"network {b} not realigned"
 
 
 @pytest.mark.parametrize("make", [
