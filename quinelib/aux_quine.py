@@ -2,7 +2,7 @@
 
 The network answers two kinds of question with one set of weights theta:
 
-* a weight query: coordinate c -> R[c] (fixed random projection, as in the
+* a weight query: coordinate c -> E[c] (fixed index embedding, as in the
   index quine of chapter 3) -> f(c), its guess for its own theta_c;
 * an image query: a digit image x -> ten class logits.
 
@@ -16,7 +16,7 @@ others, so the network must predict them too.
 
 Training minimises L = L_SR + lambda * L_task, with L_task the mean
 cross-entropy on the training images.  ``relative=True`` (our default)
-replaces L_SR by the relative error L_SR / sum theta^2, which does not
+replaces L_SR by the relative SR loss rho^2 = L_SR / sum theta^2, which does not
 reward shrinking the weights (chapter 3).
 """
 
@@ -67,11 +67,11 @@ class AuxQuine(nn.Module):
                                       for a, b in zip(sizes[:-1], sizes[1:]))
             self.head = nn.Linear(sizes[-1], 1 + n_classes, bias=self.bias, dtype=dtype)
             self.act = ACTIVATIONS[activation]()
-            self.N = sum(p.numel() for p in self.parameters())
-            self.register_buffer("R", torch.randn(self.N, d, dtype=dtype))
+            self.P = sum(p.numel() for p in self.parameters())
+            self.register_buffer("embed", torch.randn(self.P, d, dtype=dtype))
 
     def coordinates(self) -> torch.Tensor:
-        return torch.arange(self.N)
+        return torch.arange(self.P)
 
     def _shared(self, h: torch.Tensor, path: int) -> torch.Tensor:
         """The layers after the split one.  ``h`` holds only the active path's units (0: coordinate,
@@ -91,21 +91,21 @@ class AuxQuine(nn.Module):
         """Weight queries: f(c) for each coordinate in ``c`` (the image units silent)."""
         if c.dtype not in (torch.int64, torch.int32):
             raise QuineInputError(f"coordinates must be an integer tensor, got {c.dtype}")
-        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.N):
-            raise QuineInputError(f"coordinates must lie in 0..{self.N - 1}")
-        h = self.act(self.coord_in(self.R[c]))
+        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.P):
+            raise QuineInputError(f"coordinates must lie in 0..{self.P - 1}")
+        h = self.act(self.coord_in(self.embed[c]))
         return self._shared(h, 0)[:, 0]
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """Image queries: class logits for images of shape (n, n_pixels) or (n, rows, cols)."""
-        x = x.reshape(x.shape[0], -1).to(self.R.dtype)
+        x = x.reshape(x.shape[0], -1).to(self.embed.dtype)
         if x.shape[1] != self.n_pixels:
             raise QuineInputError(f"images must have {self.n_pixels} pixels, got {x.shape[1]}")
         h = self.act(self.image_in(x))
         return self._shared(h, 1)[:, 1:]
 
     def extra_repr(self) -> str:
-        return (f"N={self.N}, d={self.d}, coord_units={self.coord_units}, image_units={self.image_units}, "
+        return (f"P={self.P}, d={self.d}, coord_units={self.coord_units}, image_units={self.image_units}, "
                 f"activation={self.activation_name}, bias={self.bias}, seed={self.seed}")
 
 
@@ -165,7 +165,7 @@ def aux_objective(model: AuxQuine, theta: torch.Tensor, images: torch.Tensor, la
 
 def _rows(images: torch.Tensor, model: AuxQuine) -> torch.Tensor:
     """Images as rows of pixels in the model's dtype."""
-    return images.reshape(len(images), -1).to(model.R.dtype)
+    return images.reshape(len(images), -1).to(model.embed.dtype)
 
 
 def _prepare(model, data: dict, lam, theta0, who: str):
@@ -177,7 +177,7 @@ def _prepare(model, data: dict, lam, theta0, who: str):
     if not (lam >= 0 and lam < float("inf")):
         raise QuineInputError(f"lam must be a finite number >= 0, got {lam}")
     _check_data(data, model)
-    theta = flatten(model) if theta0 is None else check_theta(theta0.detach().clone().to(model.R.dtype), model.N,
+    theta = flatten(model) if theta0 is None else check_theta(theta0.detach().clone().to(model.embed.dtype), model.P,
                                                               name="theta0")
     return lam, _rows(data["train_images"], model), data["train_labels"], theta
 
@@ -201,7 +201,7 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
               record_every: int = 1, progress: bool = False) -> SolveResult:
     """Full-batch L-BFGS on L = L_SR + lam * L_task; returns a SolveResult.
 
-    * ``relative=True`` uses L_SR / sum theta^2 (the relative error) as the
+    * ``relative=True`` uses L_SR / sum theta^2 (the relative SR loss rho^2) as the
       replication term, ``relative=False`` the paper's raw L_SR.
     * ``lam = 0`` trains replication only (the replicate-only baseline);
       ``replicate=False`` drops the replication term (the classify-only
@@ -209,7 +209,7 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
     * L_task is the mean cross-entropy over all training images.
 
     ``extra`` holds, per recorded iteration: ``L_SR``, ``sum_theta2``,
-    ``relative_error``, ``L_task`` (training cross-entropy), ``train_accuracy``,
+    ``relative_sr_loss``, ``L_task`` (training cross-entropy), ``train_accuracy``,
     ``test_accuracy`` and ``iteration``.  ``residuals`` is sqrt(L_SR).
     """
     lam, xtr, ytr, theta = _prepare(model, data, lam, theta0, "train_aux")
@@ -302,7 +302,7 @@ def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: i
     img_order = torch.randperm(len(xtr), generator=gen)
     pos = 0
     for epoch in _progress(range(1, epochs + 1), progress, "paper-style"):
-        for c in torch.randperm(probe.N, generator=gen).split(batch_size):
+        for c in torch.randperm(probe.P, generator=gen).split(batch_size):
             target = flatten(probe)[c]  # detached: a constant, as in the paper
             idx = img_order[pos:pos + batch_size]
             pos += batch_size
@@ -326,7 +326,7 @@ def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: i
 
 
 class _Recorder:
-    """Appends one row of numbers (L_SR, relative error, accuracies, ...) to a SolveResult."""
+    """Appends one row of numbers (L_SR, rho^2, rho, accuracies, ...) to a SolveResult."""
 
     def __init__(self, model: AuxQuine, data: dict, res: SolveResult, t0: float):
         self.model, self.res, self.t0 = model, res, t0
@@ -346,7 +346,8 @@ class _Recorder:
         ex.setdefault("iteration", []).append(k)
         ex.setdefault("L_SR", []).append(l_sr)
         ex.setdefault("sum_theta2", []).append(total)
-        ex.setdefault("relative_error", []).append(l_sr / total if total > 0 else float("inf"))
+        ex.setdefault("relative_sr_loss", []).append(l_sr / total if total > 0 else float("inf"))
+        ex.setdefault("relative_residual", []).append(ex["relative_sr_loss"][-1] ** 0.5)
         ex.setdefault("L_task", []).append(float(fn.cross_entropy(logits, self.ytr)))
         ex.setdefault("train_accuracy", []).append(accuracy(logits, self.ytr))
         ex.setdefault("test_accuracy", []).append(accuracy(m.classify(self.xte), self.yte))

@@ -1,12 +1,13 @@
 """The queryable-index quine of Chang & Lipson (2018): ask for weight c, get weight c.
 
-The input names a coordinate c in 0..N-1.  Its one-hot vector of length N
-is projected by a fixed random matrix to d dimensions; since a one-hot
-vector times a matrix is just a row of it, the projection is stored as the
-N x d matrix R and row c is *looked up*: no N x N one-hot matrix is ever
-built.  Hidden layers follow, and one output: the network's guess f(c) for
-its own weight theta_c.  Evaluating all N coordinates at once is one batched
-forward pass on R, which is F(theta).
+The input names an index c in 0..P-1 (Chang & Lipson write N for P).  Its
+one-hot vector of length P is projected by a fixed random matrix to d
+dimensions; since a one-hot vector times a matrix is just a row of it, the
+projection is stored as the P x d index embedding E (``embed``) and row c
+is *looked up*: no P x P one-hot matrix is ever built.  Hidden layers
+follow, and one output: the network's guess f(c) for its own weight
+theta_c.  Evaluating all P indices at once is one batched forward pass on
+E, which is F(theta).
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ ACTIVATIONS = {"selu": nn.SELU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GEL
 
 
 class IndexQuine(nn.Module):
-    """c -> R[c] (fixed, d features) -> [Linear -> activation] * len(hidden) -> Linear -> f(c).
+    """c -> E[c] (fixed, d features) -> [Linear -> activation] * len(hidden) -> Linear -> f(c).
 
     Defaults follow the paper: d = 100, two learnable 100 x 100 layers and a
-    100 -> 1 layer, SELU, no biases: N = 20,100 parameters.
+    100 -> 1 layer, SELU, no biases: P = 20,100 parameters.
     """
 
     def __init__(self, d: int = 100, hidden=(100, 100), activation: str = "selu", bias: bool = False,
@@ -48,30 +49,30 @@ class IndexQuine(nn.Module):
             self.layers = nn.ModuleList(nn.Linear(a, b, bias=self.bias, dtype=dtype)
                                         for a, b in zip(sizes[:-1], sizes[1:]))
             self.act = ACTIVATIONS[activation]()
-            self.N = sum(p.numel() for p in self.parameters())
+            self.P = sum(p.numel() for p in self.parameters())
             # Row c is the projection of the one-hot vector e_c: unit-variance features.
-            self.register_buffer("R", torch.randn(self.N, d, dtype=dtype))
+            self.register_buffer("embed", torch.randn(self.P, d, dtype=dtype))
 
     def coordinates(self) -> torch.Tensor:
-        """All coordinates 0..N-1, the input of F."""
-        return torch.arange(self.N)
+        """All indices 0..P-1, the input of F."""
+        return torch.arange(self.P)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
         if c.dtype not in (torch.int64, torch.int32):
             raise QuineInputError(f"coordinates must be an integer tensor, got {c.dtype}")
-        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.N):
-            raise QuineInputError(f"coordinates must lie in 0..{self.N - 1}")
-        h = self.R[c]
+        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.P):
+            raise QuineInputError(f"coordinates must lie in 0..{self.P - 1}")
+        h = self.embed[c]
         for layer in self.layers[:-1]:
             h = self.act(layer(h))
         return self.layers[-1](h).squeeze(-1)
 
     def extra_repr(self) -> str:
-        return f"N={self.N}, d={self.d}, activation={self.activation_name}, bias={self.bias}, seed={self.seed}"
+        return f"P={self.P}, d={self.d}, activation={self.activation_name}, bias={self.bias}, seed={self.seed}"
 
 
 def _record_epoch(res, F, theta, t0, epoch):
-    """Append one epoch's numbers: sqrt(L_SR), ||theta||, L_SR, sum theta^2, relative error."""
+    """Append one epoch's numbers: sqrt(L_SR), ||theta||, L_SR, sum theta^2, rho^2 and rho."""
     with torch.no_grad():
         pred = F(theta)
     l_sr = float(((pred - theta) ** 2).sum())
@@ -81,7 +82,8 @@ def _record_epoch(res, F, theta, t0, epoch):
     ex.setdefault("epoch", []).append(epoch)
     ex.setdefault("L_SR", []).append(l_sr)
     ex.setdefault("sum_theta2", []).append(total)
-    ex.setdefault("relative_error", []).append(l_sr / total if total > 0 else float("inf"))
+    ex.setdefault("relative_sr_loss", []).append(l_sr / total if total > 0 else float("inf"))
+    ex.setdefault("relative_residual", []).append(ex["relative_sr_loss"][-1] ** 0.5)
     res.wall_time = time.perf_counter() - t0
     return l_sr
 
@@ -99,7 +101,7 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     flows into the target).  With ``regenerate_every=k``, every k-th epoch
     ends with regeneration theta <- F(theta).  The history is recorded once
     per epoch (epoch 0 = the start): ``extra`` holds L_SR, sum theta^2 and
-    the relative error, and ``residuals`` sqrt(L_SR).
+    the relative SR loss rho^2, the relative residual rho, and ``residuals`` sqrt(L_SR).
     """
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -123,7 +125,7 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     _record_epoch(res, F, theta.detach(), t0, 0)
     res.stop_reason = f"reached epochs = {epochs}"
     for epoch in _progress(range(1, epochs + 1), progress, label):
-        for c in torch.randperm(model.N, generator=gen).split(batch_size):
+        for c in torch.randperm(model.P, generator=gen).split(batch_size):
             loss = ((f(theta, c) - theta.detach()[c]) ** 2).sum()
             opt.zero_grad()
             loss.backward()
@@ -142,11 +144,11 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
 
 def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | None = None, history: int = 50,
                 theta0=None, progress: bool = False):
-    """Our method: full-batch L-BFGS on the *relative* error ||F(theta) - theta||^2 / ||theta||^2.
+    """Our method: full-batch L-BFGS on the relative SR loss rho^2 = ||F(theta) - theta||^2 / ||theta||^2.
 
     Three changes from the paper: the true gradient (through the targets too),
-    all N coordinates at once (a deterministic objective, so a quasi-Newton
-    method with a line search applies), and the relative error as the loss:
+    all P indices at once (a deterministic objective, so a quasi-Newton
+    method with a line search applies), and the relative SR loss rho^2 as the loss:
     shrinking the weights no longer lowers it, so the zero quine is not a
     minimum to slide into.  Stops after ``max_iter`` L-BFGS iterations (each
     up to 20 function evaluations) or ``time_budget`` seconds.
@@ -163,7 +165,7 @@ def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | 
         loss.backward()
         return loss
 
-    res = SolveResult(method="full-batch L-BFGS on the relative error", theta=theta.detach(),
+    res = SolveResult(method="full-batch L-BFGS on the relative SR loss", theta=theta.detach(),
                       theta0=theta.detach().clone())
     t0 = time.perf_counter()
     _record_epoch(res, F, theta.detach(), t0, 0)

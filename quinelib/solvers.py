@@ -321,17 +321,17 @@ def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = 
 
 
 def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rtol: float = 1e-12,
-                        lam: float = 1e-3, progress: bool = False, callback: Callable | None = None) -> SolveResult:
+                        damping: float = 1e-3, progress: bool = False, callback: Callable | None = None) -> SolveResult:
     """Levenberg-Marquardt for g(theta) = F(theta) - theta = 0: Newton, globalised.
 
-    Each step solves (A^T A + lam I) delta = -A^T g with A = J - I.  A step is
-    accepted only if it lowers ||g||; then lam shrinks (towards a full Newton
-    step, and quadratic convergence); otherwise lam grows (towards a short
+    Each step solves (A^T A + mu I) delta = -A^T g with A = J - I.  A step is
+    accepted only if it lowers ||g||; then the damping mu shrinks (towards a full Newton
+    step, and quadratic convergence); otherwise mu grows (towards a short
     gradient step) and the step is retried.  Stops at relative residual
-    ``rtol``, after ``max_iter`` Jacobians, or when no lam lowers ||g||.
+    ``rtol``, after ``max_iter`` Jacobians, or when no damping lowers ||g||.
     """
     F, theta = resolve(F, theta0, inputs)
-    rtol, lam = check_positive(rtol, "rtol"), check_positive(lam, "lam")
+    rtol, mu = check_positive(rtol, "rtol"), check_positive(damping, "damping")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
         raise QuineInputError(f"max_iter must be a whole number >= 0, got {max_iter!r}")
     res = SolveResult(method="Levenberg-Marquardt", theta=theta, theta0=theta.clone())
@@ -341,7 +341,7 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
         g = F(theta) - theta
     r = float(g.norm())
     res._record(theta, r, t0)
-    res.extra["lambda"] = [lam]
+    res.extra["damping"] = [mu]
     res.stop_reason = f"reached max_iter = {max_iter}"
     for k in _progress(range(1, max_iter + 1), progress, "Levenberg-Marquardt"):
         if r <= rtol * res.theta_norms[-1]:
@@ -354,22 +354,22 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
         AtA, Atg = A.T @ A, A.T @ g
         scale = float(AtA.diagonal().mean())
         for _ in range(40):
-            step = torch.linalg.solve(AtA + lam * scale * eye, -Atg)
+            step = torch.linalg.solve(AtA + mu * scale * eye, -Atg)
             new = theta + step
             with torch.no_grad():
                 g_new = F(new) - new
             r_new = float(g_new.norm())
             if math.isfinite(r_new) and r_new < r:
                 theta, g, r = new, g_new, r_new
-                lam = max(lam / 3.0, 1e-12)
+                mu = max(mu / 3.0, 1e-12)
                 break
-            lam *= 4.0
+            mu *= 4.0
         else:
             res.stop_reason = f"stalled: no damping lowered the residual at iteration {k}"
             break
         res.iterations = k
         res._record(theta, r, t0)
-        res.extra["lambda"].append(lam)
+        res.extra["damping"].append(mu)
         if callback is not None:
             callback(k, theta, r)
     else:

@@ -12,7 +12,7 @@
   (pooling by multi-head attention from learned seeds, optionally after
   self-attention between the pairs).
 * ``functional_loss``: MSE between the true and the predicted weights'
-  outputs on fresh inputs; ``r_squared``: 1 - MSE / variance of the true
+  outputs on fresh inputs; ``r2_against_mean``: 1 - MSE / variance of the true
   outputs.
 * ``align_hidden``: match the predicted network's hidden units to the true
   one's (``scipy.optimize.linear_sum_assignment``), so weights can be
@@ -29,9 +29,10 @@ import torch
 from torch import nn
 
 from .checks import QuineInputError, check_sizes
+from .metrics import r2_against_mean
 
 __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_mlps", "PlainMLP", "XLinear",
-           "ResLinear", "FlatMLP", "DeepSets", "AttentionPool", "functional_loss", "r_squared", "align_hidden",
+           "ResLinear", "FlatMLP", "DeepSets", "AttentionPool", "functional_loss", "align_hidden",
            "permute_hidden", "make_pairs", "TrainRecord", "smooth", "train_inverse", "train_forward",
            "refine_lm", "evaluate_inverse"]
 
@@ -232,16 +233,6 @@ def functional_loss(spec: MLPSpec, predicted_flat: torch.Tensor, true: dict[str,
                     x_eval: torch.Tensor) -> torch.Tensor:
     """Mean squared difference between the predicted and the true networks' outputs on ``x_eval``."""
     return ((mlp_forward(unflatten_mlps(spec, predicted_flat), x_eval) - mlp_forward(true, x_eval)) ** 2).mean()
-
-
-def r_squared(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
-    """1 - mean squared error / variance of y_true (0 for predicting the mean, 1 for exact)."""
-    if y_pred.shape != y_true.shape:
-        raise QuineInputError(f"shapes differ: {tuple(y_pred.shape)} and {tuple(y_true.shape)}")
-    var = float(y_true.var(unbiased=False))
-    if var == 0:
-        raise QuineInputError("R² is undefined when the true outputs do not vary")
-    return 1.0 - float(((y_pred - y_true) ** 2).mean()) / var
 
 
 def permute_hidden(weights: dict[str, torch.Tensor], perm: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -475,11 +466,11 @@ def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions
     y = mlp_forward(w, x)
     with torch.no_grad():
         pred = model(pairs) if cond is None else model(pairs, cond)
-    out = {"r2": r_squared(mlp_forward(unflatten_mlps(spec, pred), x), y), "pred": pred, "true": w,
+    out = {"r2": r2_against_mean(mlp_forward(unflatten_mlps(spec, pred), x), y), "pred": pred, "true": w,
            "pairs": pairs}
     if refine:
         polished = refine_lm(spec, pred, pairs, iterations=refine)
-        out["r2_refined"] = r_squared(mlp_forward(unflatten_mlps(spec, polished), x), y)
+        out["r2_refined"] = r2_against_mean(mlp_forward(unflatten_mlps(spec, polished), x), y)
         out["refined"] = polished
     return out
 

@@ -6,7 +6,7 @@ from torch.nn import functional as fn
 
 import quinelib as q
 from quinelib.aux_quine import AuxQuine, accuracy, aux_objective, confusion_matrix, train_aux, train_aux_paper
-from quinelib.metrics import relative_error, self_replication_loss
+from quinelib.metrics import relative_sr_loss, self_replication_loss
 
 
 def tiny_data(n_train=40, n_test=20, side=4, seed=0):
@@ -28,15 +28,15 @@ def test_theta_covers_every_parameter_exactly_once():
     assert names == [n for n, _ in m.named_parameters()]
     assert len(set(names)) == len(names)
     # the slices tile 0..N-1 with no gap and no overlap
-    assert slots[0].start == 0 and slots[-1].stop == m.N
+    assert slots[0].start == 0 and slots[-1].stop == m.P
     assert all(a.stop == b.start for a, b in zip(slots[:-1], slots[1:]))
     expected = 5 * 4 + 16 * 3 + (4 + 3) * 6 + 6 * 11
-    assert m.N == expected == q.num_params(m) == sum(p.numel() for p in m.parameters())
+    assert m.P == expected == q.num_params(m) == sum(p.numel() for p in m.parameters())
     assert "image_in.weight" in names and "coord_in.weight" in names, "both halves of the split layer are in theta"
     # R is a buffer, not a weight
-    assert "R" not in names and m.R.shape == (m.N, 5)
+    assert "embed" not in names and m.embed.shape == (m.P, 5)
     # writing theta and reading it back is the identity, and every entry reaches a distinct parameter
-    theta = torch.arange(m.N, dtype=torch.float64)
+    theta = torch.arange(m.P, dtype=torch.float64)
     q.assign_(m, theta)
     assert torch.equal(q.flatten(m), theta)
 
@@ -55,7 +55,7 @@ def test_split_first_layer_silences_the_other_path():
         m.coord_in.weight.add_(1.0)
     assert torch.equal(m.classify(x), logits_before)
     # and it equals the explicit computation: concatenate zeros for the silent units
-    h = torch.cat([m.act(m.coord_in(m.R[c])), torch.zeros(7, 3, dtype=torch.float64)], 1)
+    h = torch.cat([m.act(m.coord_in(m.embed[c])), torch.zeros(7, 3, dtype=torch.float64)], 1)
     explicit = m.head(m.act(m.body[0](h)))[:, 0]
     assert torch.allclose(m(c), explicit, atol=1e-14)
     hx = torch.cat([torch.zeros(3, 4, dtype=torch.float64), m.act(m.image_in(x))], 1)
@@ -71,7 +71,7 @@ def test_lambda_zero_is_exactly_the_pure_replication_loss():
     raw = aux_objective(m, theta, data["train_images"], data["train_labels"], 0.0, relative=False).detach()
     rel = aux_objective(m, theta, data["train_images"], data["train_labels"], 0.0, relative=True).detach()
     assert float(raw) == self_replication_loss(pred, theta)
-    assert float(rel) == pytest.approx(relative_error(pred, theta), rel=1e-14)
+    assert float(rel) == pytest.approx(relative_sr_loss(pred, theta), rel=1e-14)
     # and with lam > 0 the task term is the mean cross-entropy, weighted by lam
     lam = 0.7
     both = aux_objective(m, theta, data["train_images"], data["train_labels"], lam, relative=False)
@@ -97,13 +97,13 @@ def test_train_aux_records_both_losses_and_improves_both_terms():
     data = tiny_data()
     r = train_aux(m, data, 0.5, max_iter=15)
     ex = r.extra
-    for key in ("L_SR", "sum_theta2", "relative_error", "L_task", "train_accuracy", "test_accuracy", "iteration"):
+    for key in ("L_SR", "sum_theta2", "relative_sr_loss", "L_task", "train_accuracy", "test_accuracy", "iteration"):
         assert len(ex[key]) == len(r.residuals) >= 2, key
-    assert ex["relative_error"][-1] < ex["relative_error"][0]
+    assert ex["relative_sr_loss"][-1] < ex["relative_sr_loss"][0]
     assert ex["L_task"][-1] < ex["L_task"][0]
     # the recorded numbers are the real ones at the returned theta
     F = q.as_function(m, (m.coordinates(),))
-    assert ex["relative_error"][-1] == pytest.approx(relative_error(F(r.theta), r.theta), rel=1e-9)
+    assert ex["relative_sr_loss"][-1] == pytest.approx(relative_sr_loss(F(r.theta), r.theta), rel=1e-9)
     # the model itself is left as it was
     assert torch.equal(q.flatten(m), r.theta0)
 
@@ -113,7 +113,7 @@ def test_baselines_do_what_their_names_say():
     data = tiny_data()
     rep = train_aux(m, data, 0.0, max_iter=10)
     cls = train_aux(m, data, 1.0, replicate=False, max_iter=10)
-    assert rep.extra["relative_error"][-1] < cls.extra["relative_error"][-1]
+    assert rep.extra["relative_sr_loss"][-1] < cls.extra["relative_sr_loss"][-1]
     assert cls.extra["train_accuracy"][-1] > rep.extra["train_accuracy"][-1]
 
 

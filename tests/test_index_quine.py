@@ -5,13 +5,20 @@ import torch
 
 import quinelib as q
 from quinelib.index_quine import IndexQuine
-from quinelib.metrics import r_squared, relative_error, report, self_replication_loss, weight_rms
+from quinelib.metrics import (
+    r2_against_zero,
+    relative_residual,
+    relative_sr_loss,
+    report,
+    self_replication_loss,
+    weight_rms,
+)
 
 
 def test_paper_sizes_give_20100_parameters_and_no_square_one_hot():
     m = IndexQuine()
-    assert m.N == 20_100 == q.num_params(m)
-    assert m.R.shape == (20_100, 100), "the projection is stored as N x d rows, never N x N"
+    assert m.P == 20_100 == q.num_params(m)
+    assert m.embed.shape == (20_100, 100), "the embedding is stored as P x d rows, never P x P"
     assert all(b.numel() <= 20_100 * 100 for b in m.buffers())
     assert all(layer.bias is None for layer in m.layers)
 
@@ -21,8 +28,8 @@ def test_F_over_all_coordinates_equals_the_per_coordinate_forward():
     F = q.as_function(m, (m.coordinates(),))
     theta = q.flatten(m)
     all_at_once = F(theta)
-    one_by_one = torch.stack([m(torch.tensor([c]))[0] for c in range(m.N)])
-    assert all_at_once.shape == (m.N,)
+    one_by_one = torch.stack([m(torch.tensor([c]))[0] for c in range(m.P)])
+    assert all_at_once.shape == (m.P,)
     assert torch.allclose(all_at_once, one_by_one, atol=1e-12)
 
 
@@ -30,17 +37,19 @@ def test_metrics_on_hand_made_cases():
     theta = torch.tensor([3.0, -4.0], dtype=torch.float64)
     zero = torch.zeros(2, dtype=torch.float64)
     assert self_replication_loss(zero, theta) == 25.0
-    assert relative_error(zero, theta) == 1.0 and r_squared(zero, theta) == 0.0, "predicting zero scores 1"
-    assert relative_error(theta, theta) == 0.0 and r_squared(theta, theta) == 1.0
-    assert relative_error(theta / 2, theta) == pytest.approx(0.25)
+    assert relative_sr_loss(zero, theta) == 1.0 and r2_against_zero(zero, theta) == 0.0, "predicting zero scores 1"
+    assert relative_sr_loss(theta, theta) == 0.0 and r2_against_zero(theta, theta) == 1.0
+    assert relative_sr_loss(theta / 2, theta) == pytest.approx(0.25)
+    assert relative_residual(theta / 2, theta) == pytest.approx(0.5), "rho is the square root of rho^2"
+    assert relative_residual(zero, theta) == 1.0
     assert weight_rms(theta) == pytest.approx((12.5) ** 0.5)
-    # shrinking the weights lowers L_SR but not the relative error of the zero prediction
+    # shrinking the weights lowers L_SR but not the relative SR loss of the zero prediction
     assert self_replication_loss(zero, theta / 10) < self_replication_loss(zero, theta)
-    assert relative_error(zero, theta / 10) == 1.0
-    assert set(report(zero, theta)) == {"L_SR", "sum_theta2", "relative_error", "R2", "weight_rms"}
+    assert relative_sr_loss(zero, theta / 10) == 1.0
+    assert set(report(zero, theta)) == {"L_SR", "sum_theta2", "relative_residual", "relative_sr_loss", "r2_against_zero", "weight_rms"}
 
 
-def test_zero_network_scores_relative_error_one():
+def test_zero_network_scores_relative_sr_loss_one():
     m = IndexQuine(d=8, hidden=(6, 5))
     F = q.as_function(m, (m.coordinates(),))
     theta = q.flatten(m)
@@ -48,7 +57,7 @@ def test_zero_network_scores_relative_error_one():
         for p in m.layers[-1].parameters():
             p.zero_()
     theta = q.flatten(m)
-    assert relative_error(F(theta), theta) == pytest.approx(1.0)
+    assert relative_sr_loss(F(theta), theta) == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("kwargs, match", [(dict(d=0), "d"), (dict(hidden=(100, -1)), "hidden"),
@@ -64,11 +73,11 @@ def test_bad_coordinates_and_values_get_clear_errors():
     with pytest.raises(q.QuineInputError, match="integer"):
         m(torch.tensor([0.5]))
     with pytest.raises(q.QuineInputError, match="0.."):
-        m(torch.tensor([m.N]))
+        m(torch.tensor([m.P]))
     with pytest.raises(q.QuineInputError, match="NaN or inf"):
-        relative_error(torch.tensor([float("nan")]), torch.tensor([1.0]))
+        relative_sr_loss(torch.tensor([float("nan")]), torch.tensor([1.0]))
     with pytest.raises(q.QuineInputError, match="shape"):
-        relative_error(torch.zeros(2), torch.zeros(3))
+        relative_sr_loss(torch.zeros(2), torch.zeros(3))
 
 
 def test_regeneration_is_exactly_theta_gets_F_theta():
@@ -83,14 +92,14 @@ def test_paper_training_uses_detached_targets_and_records_epochs():
     from quinelib.index_quine import train_paper
 
     m = IndexQuine(d=8, hidden=(6, 6), seed=0)
-    res = train_paper(m, epochs=3, optimizer="sgd", lr=1e-2, batch_size=m.N)  # one full batch per epoch
-    assert res.extra["epoch"] == [0, 1, 2, 3] and len(res.extra["relative_error"]) == 4
+    res = train_paper(m, epochs=3, optimizer="sgd", lr=1e-2, batch_size=m.P)  # one full batch per epoch
+    assert res.extra["epoch"] == [0, 1, 2, 3] and len(res.extra["relative_sr_loss"]) == 4
     # one full-batch step by hand: the target theta is a constant, so only f's dependence is differentiated
     theta = q.flatten(m).requires_grad_(True)
     F = q.as_function(m, (m.coordinates(),))
     loss = ((F(theta) - theta.detach()) ** 2).sum()
     (grad,) = torch.autograd.grad(loss, theta)
-    step1 = train_paper(m, epochs=1, optimizer="sgd", lr=1e-2, batch_size=m.N)
+    step1 = train_paper(m, epochs=1, optimizer="sgd", lr=1e-2, batch_size=m.P)
     assert torch.allclose(step1.theta, q.flatten(m) - 1e-2 * grad, atol=1e-12)
 
 
@@ -103,7 +112,7 @@ def test_regeneration_every_epoch_is_applied():
     F = q.as_function(m, (m.coordinates(),))
     # after a regeneration the recorded L_SR is that of theta = F(previous theta): finite, recorded per epoch
     assert len(res.extra["L_SR"]) == 3 and all(v >= 0 for v in res.extra["L_SR"])
-    assert res.theta.shape == (m.N,) and torch.isfinite(F(res.theta)).all()
+    assert res.theta.shape == (m.P,) and torch.isfinite(F(res.theta)).all()
 
 
 def test_best_method_beats_the_paper_style_run_on_a_small_network():
@@ -112,10 +121,10 @@ def test_best_method_beats_the_paper_style_run_on_a_small_network():
     m = IndexQuine(d=10, hidden=(10, 10), seed=0, dtype=torch.float32)
     paper = train_paper(m, epochs=20, optimizer="adamax", lr=1e-3, batch_size=32)
     ours = train_lbfgs(m, max_iter=60)
-    assert ours.extra["relative_error"][-1] <= paper.extra["relative_error"][-1] / 10
-    assert ours.extra["relative_error"][-1] < 0.05
+    assert ours.extra["relative_sr_loss"][-1] <= paper.extra["relative_sr_loss"][-1] / 10
+    assert ours.extra["relative_sr_loss"][-1] < 0.05
     F = q.as_function(m, (m.coordinates(),))
-    assert relative_error(F(ours.theta).detach(), ours.theta) == pytest.approx(ours.extra["relative_error"][-1],
+    assert relative_sr_loss(F(ours.theta).detach(), ours.theta) == pytest.approx(ours.extra["relative_sr_loss"][-1],
                                                                                rel=1e-4)
 
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from quinelib.checks import QuineInputError
+from quinelib.metrics import r2_against_mean
 from quinelib.weightpred import (
     AttentionPool,
     DeepSets,
@@ -17,7 +18,6 @@ from quinelib.weightpred import (
     functional_loss,
     mlp_forward,
     permute_hidden,
-    r_squared,
     random_mlps,
     unflatten_mlps,
 )
@@ -90,13 +90,13 @@ def test_functional_loss_is_zero_for_the_true_weights_and_positive_otherwise():
 
 def test_r_squared_on_hand_made_cases():
     y = torch.tensor([1.0, 2.0, 3.0, 4.0])
-    assert r_squared(y, y) == 1.0
-    assert r_squared(torch.full_like(y, 2.5), y) == pytest.approx(0.0)
-    assert r_squared(y + 1, y) == pytest.approx(1 - 1 / 1.25)
+    assert r2_against_mean(y, y) == 1.0
+    assert r2_against_mean(torch.full_like(y, 2.5), y) == pytest.approx(0.0)
+    assert r2_against_mean(y + 1, y) == pytest.approx(1 - 1 / 1.25)
     with pytest.raises(QuineInputError):
-        r_squared(torch.ones(3), torch.ones(3))
+        r2_against_mean(torch.ones(3), torch.ones(3))
     with pytest.raises(QuineInputError):
-        r_squared(torch.ones(3), torch.ones(4))
+        r2_against_mean(torch.ones(3), torch.ones(4))
 
 
 def test_alignment_recovers_a_known_permutation_exactly():
