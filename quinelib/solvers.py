@@ -238,6 +238,8 @@ def regenerate(F, theta0=None, *, inputs=None, steps: int = 100, atol: float = 0
     return res
 
 
+DETACH = ("prediction", "target", "nothing")
+
 _OPTIMISERS = {
     "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam, "sgd": torch.optim.SGD,
     "adamax": torch.optim.Adamax, "adagrad": torch.optim.Adagrad,
@@ -264,38 +266,44 @@ def nontrivial_floor(model) -> float:
 
 
 def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = "rmsprop", lr: float = 1e-3,
-          target: str = "detached", rtol: float = 0.0, record_every: int = 10, progress: bool = False,
+          detach: str = "prediction", rtol: float = 0.0, record_every: int = 10, progress: bool = False,
           optimizer_kwargs: dict | None = None) -> SolveResult:
-    """Gradient training on the loss ||F(theta) - theta||^2.
+    """Gradient training on the loss ||F(theta) - theta||^2, with a chosen side detached.
 
-    ``target="detached"`` is the seed's loop as it really runs: the prediction
-    F(theta) is computed from a *copy* of theta, so the gradient is
-    2 (theta - F(theta)) and each step is a damped regeneration towards F(theta)
-    (computed here without autograd; the optimiser sees the same gradient).
-    ``target="gradient"`` differentiates through F as well: the true gradient
-    2 (J - I)^T (F(theta) - theta).  Stops after ``steps``, when the relative
-    residual reaches ``rtol``, or when an iterate is not finite.  The history
-    is recorded every ``record_every`` steps (and at the last one).
+    ``detach`` names what is treated as a constant when the loss is differentiated:
+
+    * ``"prediction"`` (the blog's loop as it really runs): F(theta) comes from
+      a *copy* of theta, so the gradient is 2 (theta - F(theta)) and each step
+      is a damped regeneration towards F(theta) (computed here without
+      autograd; the optimiser sees the same gradient);
+    * ``"target"`` (the paper's loop, chapter 3): theta as the target is a
+      constant, the prediction is differentiated: 2 J^T (F(theta) - theta);
+    * ``"nothing"``: the true gradient 2 (J - I)^T (F(theta) - theta).
+
+    Stops after ``steps``, when the relative residual reaches ``rtol``, or
+    when an iterate is not finite.  The history is recorded every
+    ``record_every`` steps (and at the last one).
     """
     F, theta = resolve(F, theta0, inputs)
-    if target not in ("detached", "gradient"):
-        raise QuineInputError(f"target must be 'detached' or 'gradient', got {target!r}")
+    if detach not in DETACH:
+        raise QuineInputError(f"detach must be one of {DETACH}, got {detach!r}")
     for name, v in (("steps", steps), ("record_every", record_every)):
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "steps" else 1):
             raise QuineInputError(f"{name} must be a whole number (>= 1 for record_every), got {v!r}")
     param = theta.clone().requires_grad_(True)
     opt, opt_name = make_optimiser(optimizer, [param], lr, optimizer_kwargs)
-    res = SolveResult(method=f"{opt_name} ({target} target)", theta=theta, theta0=theta.clone())
+    res = SolveResult(method=f"{opt_name} (detached: {detach})", theta=theta, theta0=theta.clone())
     t0 = time.perf_counter()
     res.stop_reason = f"reached steps = {steps}"
     last = theta.clone()
     for k in _progress(range(steps + 1), progress, res.method):
-        if target == "detached":
+        if detach == "prediction":
             with torch.no_grad():
                 diff = F(param) - param
             grad = -2.0 * diff
         else:
-            diff = F(param) - param
+            target = param.detach() if detach == "target" else param
+            diff = F(param) - target
             (grad,) = torch.autograd.grad((diff * diff).sum(), param)
             diff = diff.detach()
         r = float(diff.norm())

@@ -73,16 +73,34 @@ def seed_blog_loop(model, probe, steps, lr):
 
 def test_train_detached_is_the_blogs_loop():
     model, z = q.QuineMLP(seed=3, norm="instance"), q.probe_input(seed=3)
-    ours = q.train(model, inputs=z, steps=25, lr=1e-3, target="detached")
+    ours = q.train(model, inputs=z, steps=25, lr=1e-3, detach="prediction")
     theirs = seed_blog_loop(q.QuineMLP(seed=3, norm="instance"), z, 25, 1e-3)
     assert torch.allclose(ours.theta, theirs, atol=1e-12, rtol=0)
 
 
 def test_true_gradient_lowers_the_loss_and_records_history():
     model, z = q.QuineMLP(seed=1, norm="instance"), q.probe_input(seed=1)
-    res = q.train(model, inputs=z, steps=400, lr=1e-3, target="gradient", record_every=50)
+    res = q.train(model, inputs=z, steps=400, lr=1e-3, detach="nothing", record_every=50)
     assert res.residuals[-1] < res.residuals[0]
     assert res.extra["steps"] == list(range(0, 401, 50))
+
+
+@pytest.mark.parametrize("detach", ["prediction", "target", "nothing"])
+def test_each_detach_takes_its_stated_gradient(detach):
+    # One SGD step of size lr moves theta by -lr * gradient; compare with the formula of each choice.
+    A = torch.tensor([[0.5, 0.2], [-0.3, 0.1]], dtype=F64)
+    F = lambda t: torch.tanh(A @ t) + 0.1  # noqa: E731
+    theta = torch.tensor([0.7, -0.4], dtype=F64)
+    g = F(theta) - theta
+    J = torch.func.jacfwd(F)(theta)
+    expected = {"prediction": -2 * g, "target": 2 * J.T @ g, "nothing": 2 * (J - torch.eye(2, dtype=F64)).T @ g}
+    res = q.train(F, theta, steps=1, lr=1e-3, optimizer="sgd", detach=detach)
+    assert torch.allclose((theta - res.theta) / 1e-3, expected[detach], atol=1e-10)
+
+
+def test_train_rejects_an_unknown_detach():
+    with pytest.raises(q.QuineInputError, match="detach must be one of"):
+        q.train(torch.cos, torch.ones(2, dtype=F64), steps=1, detach="detached")
 
 
 def test_train_detects_divergence():
