@@ -1,6 +1,7 @@
 # Neural Network Quines: set-up, build, tests and benchmarks.
 #   make book    create .venv (first time), install, execute the notebooks, build the site
 #   make test    same set-up, then every test (unit, notebooks, papermill, built site in Chromium)
+#   make test-fast  the unit tests of quinelib alone (no notebooks, no site), for development
 #   make lab     open the notebooks in JupyterLab
 #   make bench   time every notebook (default and smoke parameters) against its budget
 #   make student STUDENT_DIR=dir   student copies of the notebooks, solutions replaced by hints
@@ -13,9 +14,9 @@ BUILD  := _build
 
 STUDENT_DIR ?= student
 
-.PHONY: help install book test lab bench student publish lint clean clean-all
+.PHONY: help install book test test-fast lab bench student publish lint clean clean-all
 help:
-	@sed -n '2,8p' Makefile
+	@sed -n '2,9p' Makefile
 
 # (Re)install when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -43,6 +44,10 @@ book: $(STAMP) $(BUILD)/.quinelib-stamp
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_notebooks.py \
+		--ignore=tests/test_reader_setup.py --ignore=tests/test_benchmarks.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -6,8 +6,11 @@ One module per idea, in the order the book needs them:
 - ``params``   parameters <-> one flat vector theta; F(theta) for any nn.Module
 - ``models``   quine networks (chapter 1: the seed's tanh MLP; chapter 2: with normalisation)
 - ``norm``     parameter-free normalisation and its closed-form Jacobian (chapter 2)
-- ``solvers``  Newton, regeneration, the seed's training loop, Levenberg-Marquardt and the
-               exact solver, all returning a SolveResult
+- ``solvers``  Newton, regeneration, the training loops, Levenberg-Marquardt (single and batched),
+               all returning a SolveResult
+- ``existence`` do non-zero quines exist? a census over alpha and a contraction bound (chapter 1)
+- ``exact``    exact quines of any network in one call: readout reduction, dense or matrix-free
+               Levenberg-Marquardt, deflation, the census of distinct quines, stability
 - ``io``       save a quine with its probe and architecture; load it back exactly
 - ``index_quine``  Chang & Lipson's queryable-index quine, the paper's training and L-BFGS (chapter 3)
 - ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS
@@ -20,12 +23,13 @@ One module per idea, in the order the book needs them:
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
-from . import metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from . import existence, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
+from .exact import QuineCensus, find_quines, readout_reduction, solve_exact, stability
 from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
-from .models import QuineMLP, probe_input
+from .models import CoordinateQuine, QuineMLP, probe_input
 from .norm import ParamFreeNorm, norm_jacobian, normalise
 from .params import as_function, assign_, flatten, layout, num_params, unflatten
 from .solvers import (
@@ -35,9 +39,7 @@ from .solvers import (
                       make_optimiser,
                       newton,
                       nontrivial_floor,
-                      readout_reduction,
                       regenerate,
-                      solve_exact,
                       spectrum,
                       train,
 )
@@ -45,8 +47,9 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "QuineInputError", "QuineMLP", "probe_input", "as_function", "assign_", "flatten", "layout",
+    "QuineInputError", "QuineMLP", "CoordinateQuine", "probe_input", "as_function", "assign_", "flatten", "layout",
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
     "QuineFileError", "save_quine", "load_quine", "IndexQuine", "AuxQuine", "metrics", "make_optimiser", "nontrivial_floor",
+    "QuineCensus", "find_quines", "stability",
 ]

@@ -21,7 +21,7 @@ from .checks import QuineInputError, check_sizes
 from .params import as_function, flatten, layout
 from .solvers import SolveResult, _progress, make_optimiser
 
-__all__ = ["IndexQuine", "ACTIVATIONS", "train_paper", "train_lbfgs"]
+__all__ = ["IndexQuine", "ACTIVATIONS", "OBJECTIVES", "train_paper", "train_lbfgs"]
 
 ACTIVATIONS = {"selu": nn.SELU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -142,8 +142,11 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     return res
 
 
+OBJECTIVES = ("relative_sr_loss", "self_replication_loss")
+
+
 def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | None = None, history: int = 50,
-                theta0=None, progress: bool = False):
+                theta0=None, objective: str = "relative_sr_loss", progress: bool = False):
     """Our method: full-batch L-BFGS on the relative SR loss rho^2 = ||F(theta) - theta||^2 / ||theta||^2.
 
     Three changes from the paper: the true gradient (through the targets too),
@@ -152,7 +155,15 @@ def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | 
     shrinking the weights no longer lowers it, so the zero quine is not a
     minimum to slide into.  Stops after ``max_iter`` L-BFGS iterations (each
     up to 20 function evaluations) or ``time_budget`` seconds.
+
+    ``objective="self_replication_loss"`` keeps the first two changes and
+    minimises the raw L_SR = ||F(theta) - theta||^2 instead (the ablation of
+    chapter 3): that objective is lowered by shrinking theta, and for a
+    bias-free network L-BFGS slides into the zero quine.
     """
+    if objective not in OBJECTIVES:
+        raise QuineInputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    relative = objective == "relative_sr_loss"
     F = as_function(model, (model.coordinates(),))
     theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
     opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
@@ -161,11 +172,12 @@ def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | 
     def closure():
         opt.zero_grad()
         d = F(theta) - theta
-        loss = (d * d).sum() / (theta * theta).sum()
+        loss = (d * d).sum() / (theta * theta).sum() if relative else (d * d).sum()
         loss.backward()
         return loss
 
-    res = SolveResult(method="full-batch L-BFGS on the relative SR loss", theta=theta.detach(),
+    label = "the relative SR loss" if relative else "the raw L_SR"
+    res = SolveResult(method=f"full-batch L-BFGS on {label}", theta=theta.detach(),
                       theta0=theta.detach().clone())
     t0 = time.perf_counter()
     _record_epoch(res, F, theta.detach(), t0, 0)

@@ -5,6 +5,9 @@ tanh layers (8 -> 20 -> 20 -> 20 by default), then a *fixed* random
 projection from the last hidden layer to P outputs, times a scale alpha.
 The projection is a buffer, not a parameter: the network must learn to print
 its weights, not learn the printer.
+
+``CoordinateQuine`` is Evan Fletcher's coordinate-query quine: it is asked
+for the weight at (row, column) of its one trainable square matrix.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from torch import nn
 from .checks import QuineInputError, check_positive, check_sizes
 from .norm import NORMS, ParamFreeNorm
 
-__all__ = ["QuineMLP", "probe_input"]
+__all__ = ["QuineMLP", "probe_input", "CoordinateQuine"]
 
 
 class QuineMLP(nn.Module):
@@ -95,3 +98,45 @@ def probe_input(in_features: int = 8, seed: int = 0, dtype: torch.dtype = torch.
     (batch,) = check_sizes(batch, "batch")
     g = torch.Generator().manual_seed(int(seed) + 10_007)
     return torch.randn(batch, in_features, generator=g, dtype=dtype)
+
+
+class CoordinateQuine(nn.Module):
+    """(row, col) -> fixed Linear(2, k) -> ReLU -> W (k x k, the only weights) -> batch normalisation
+    over all k^2 queries (no parameters, batch statistics) -> ReLU -> fixed Linear(k, 1).
+
+    The query for weight c = row * k + col is its coordinates scaled to [-1, 1]^2; F(theta) is the
+    output for all k^2 queries at once, so P = k^2 (256 for Fletcher's k = 16).  The batch statistics
+    couple the queries: every output depends on every query.  ``seed`` fixes the two fixed layers
+    (PyTorch's default initialisation) and W's start.
+    """
+
+    def __init__(self, k: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64, eps: float = 1e-5):
+        super().__init__()
+        (k,) = check_sizes(k, "k")
+        if dtype not in (torch.float32, torch.float64):
+            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.k, self.seed, self.eps = k, int(seed), check_positive(eps, "eps")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            embed = nn.Linear(2, k, bias=False, dtype=dtype)
+            self.W = nn.Parameter(nn.Linear(k, k, bias=False, dtype=dtype).weight.detach().clone())
+            readout = nn.Linear(k, 1, bias=False, dtype=dtype)
+        self.register_buffer("embed", embed.weight.detach().clone())  # k x 2
+        self.register_buffer("readout", readout.weight.detach().clone().reshape(-1))  # k
+        self.P = k * k
+
+    def coordinates(self) -> torch.Tensor:
+        """The k^2 queries (row, col) scaled to [-1, 1], in the order of W.flatten()."""
+        grid = torch.linspace(-1, 1, self.k, dtype=self.embed.dtype) if self.k > 1 else self.embed.new_zeros(1)
+        rows, cols = torch.meshgrid(grid, grid, indexing="ij")
+        return torch.stack([rows.reshape(-1), cols.reshape(-1)], dim=1)
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        if coords.dim() != 2 or coords.shape[1] != 2:
+            raise QuineInputError(f"coordinates must have shape (n, 2), got {tuple(coords.shape)}")
+        h = torch.relu(coords @ self.embed.T) @ self.W.T
+        h = (h - h.mean(0)) / (h.var(0, unbiased=False) + self.eps).sqrt()
+        return torch.relu(h) @ self.readout
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, P={self.P}, seed={self.seed}"

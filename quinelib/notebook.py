@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Callable
 
-__all__ = ["env_flag", "timer"]
+__all__ = ["env_flag", "timer", "bench_file"]
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -33,3 +34,8 @@ def timer(fn: Callable[[], object], repeats: int = 5) -> float:
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def bench_file(chapter: int) -> Path:
+    """``benchmarks/results/chapterN.md``, the table ``make bench`` writes for chapter N."""
+    return Path(__file__).resolve().parents[1] / "benchmarks" / "results" / f"chapter{int(chapter)}.md"

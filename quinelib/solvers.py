@@ -21,7 +21,7 @@ from .checks import QuineInputError, check_positive, check_theta
 from .params import as_function, flatten
 
 __all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate", "train", "levenberg_marquardt",
-           "readout_reduction", "solve_exact", "make_optimiser", "nontrivial_floor"]
+           "make_optimiser", "nontrivial_floor", "batched_levenberg_marquardt"]
 
 
 @dataclass
@@ -387,89 +387,41 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
     return res
 
 
-def readout_reduction(F: Callable, readout: torch.Tensor):
-    """Shrink F(theta) = theta to r unknowns when F's output is u @ readout.
+def batched_levenberg_marquardt(residual: Callable, x0: torch.Tensor, data: torch.Tensor | None = None, *,
+                                iterations: int = 30, damping: float = 1e-2, rtol: float = 0.0) -> torch.Tensor:
+    """Levenberg-Marquardt on B independent least-squares problems at once.
 
-    If every output of F is a combination of the r rows of a fixed matrix R
-    (for ``QuineMLP``: R = alpha * proj, u = the last hidden layer), every
-    fixed point has the form theta = u R, and u solves the r-dimensional
-    fixed-point problem u = G(u) with G(u) = F(u R) R^+ (R^+ the
-    pseudo-inverse; exact, because F(u R) lies in R's row space).  Returns
-    (G, lift, project) with lift(u) = u R and project(theta) = theta R^+.
+    ``residual(x)`` (or ``residual(x, d)`` with ``d = data[b]``) returns the residual vector of one
+    problem; it is batched with ``vmap`` and its Jacobians come from ``vmap(jacfwd)``.  Each problem
+    keeps its own damping mu: a step that lowers its ||residual|| is taken and mu shrinks (/3),
+    otherwise mu grows (x4), clamped to [1e-9, 1e6].  A singular system (e.g. a dead hidden unit's
+    zero columns) rejects that problem's step only.  Stops after ``iterations`` or when every
+    problem has ||residual|| <= rtol * ||x||.  Returns the final x, shape (B, n).
     """
-    if readout.dim() != 2 or readout.shape[0] > readout.shape[1]:
-        raise QuineInputError(f"readout must be an r x P matrix with r <= P, got shape {tuple(readout.shape)}")
-    pinv = torch.linalg.pinv(readout)  # P x r
-
-    def lift(u):
-        return u @ readout
-
-    def project(theta):
-        return theta @ pinv
-
-    def G(u):
-        return project(F(lift(u)))
-
-    return G, lift, project
-
-
-def solve_exact(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter: int = 100, restarts: int = 30,
-                min_norm: float | None = None, seed: int = 0, progress: bool = False) -> SolveResult:
-    """An exact, non-trivial quine of a network with a fixed linear readout.
-
-    Globalised Newton (Levenberg-Marquardt) on the reduced problem
-    u = G(u) of :func:`readout_reduction` (20 unknowns for the seed's
-    network instead of P = 1020), started from the features of theta0 and,
-    if LM stalls in a local minimum of ||G(u) - u|| or finds the zero quine,
-    restarted from the features of fresh random initialisations (seeded).
-    The answer is lifted back to theta and checked on the full equation; the
-    history records the full relative residual ||F(theta) - theta|| / ||theta||.
-    ``min_norm``: the smallest ||theta|| that counts as non-trivial
-    (default: 1e-3 * ||readout||_2).  ``theta`` of the result is the best
-    non-trivial iterate found (the converged one when ``converged``).
-    """
-    if not (hasattr(model, "proj") and hasattr(model, "alpha")):
-        raise QuineInputError("solve_exact needs a model with a fixed linear readout (.proj and .alpha); "
-                              "for any other F use levenberg_marquardt or train")
-    F, theta_start = resolve(model, theta0, inputs)
-    rtol = check_positive(rtol, "rtol")
-    readout = model.alpha * model.proj
-    G, lift, project = readout_reduction(F, readout)
-    if min_norm is None:
-        min_norm = 1e-3 * float(torch.linalg.matrix_norm(readout, ord=2))
-    res = SolveResult(method="exact (reduced Levenberg-Marquardt)", theta=theta_start, theta0=theta_start.clone())
-    t0 = time.perf_counter()
+    if x0.dim() != 2:
+        raise QuineInputError(f"x0 must have shape (B, n), got {tuple(x0.shape)}")
+    if data is not None and data.shape[0] != x0.shape[0]:
+        raise QuineInputError(f"data has {data.shape[0]} problems but x0 has {x0.shape[0]}")
+    args = () if data is None else (data,)
+    res_fn = torch.vmap(residual)
+    jac_fn = torch.vmap(jacfwd(residual))
+    x = x0.detach().clone()
+    if isinstance(damping, bool) or not isinstance(damping, (int, float)) or not math.isfinite(damping) or damping < 0:
+        raise QuineInputError(f"damping must be a finite number >= 0, got {damping!r}")
+    mu = torch.full((len(x),), float(damping), dtype=x.dtype, device=x.device)
+    eye = torch.eye(x.shape[1], dtype=x.dtype, device=x.device)
     with torch.no_grad():
-        r0 = float((F(theta_start) - theta_start).norm())
-    res._record(theta_start, r0, t0)
-    gen = torch.Generator().manual_seed(int(seed))
-    scale = float(theta_start.std()) or 0.1
-    best = (float("inf"), theta_start)
-    res.stop_reason = f"no exact non-trivial fixed point after {restarts + 1} starts"
-    res.extra["starts"] = 0
-    for attempt in _progress(range(restarts + 1), progress, "exact solver"):
-        start = theta_start if attempt == 0 else scale * torch.randn(theta_start.shape, generator=gen,
-                                                                     dtype=theta_start.dtype)
-        with torch.no_grad():
-            u0 = project(F(start))
-
-        def record(k, u, r):
-            th = lift(u)
-            with torch.no_grad():
-                res._record(th, float((F(th) - th).norm()), t0)
-
-        sub = levenberg_marquardt(G, u0, max_iter=max_iter, rtol=min(rtol, 1e-13), callback=record)
-        res.extra["starts"] += 1
-        res.iterations += sub.iterations
-        theta = lift(sub.theta)
-        with torch.no_grad():
-            r = float((F(theta) - theta).norm())
-        n = float(theta.norm())
-        if n >= min_norm and r / n < best[0]:
-            best = (r / n, theta)
-        if n >= min_norm and r <= rtol * n:
-            res.converged = True
-            res.stop_reason = f"converged (start {attempt + 1})"
-            break
-    res.theta, res.wall_time = best[1], time.perf_counter() - t0
-    return res
+        for _ in range(iterations):
+            r, J = res_fn(x, *args), jac_fn(x, *args)
+            if rtol > 0 and bool((r.norm(dim=1) <= rtol * x.norm(dim=1)).all()):
+                break
+            Jt = J.transpose(1, 2)
+            step, info = torch.linalg.solve_ex(Jt @ J + mu[:, None, None] * eye, -(Jt @ r.unsqueeze(-1)))
+            solved = (info == 0) & torch.isfinite(step).all(dim=(1, 2))
+            new = x + torch.where(solved[:, None], step.squeeze(-1), 0.0)
+            r_new = res_fn(new, *args)
+            better = (r_new**2).sum(1) < (r**2).sum(1)
+            better &= solved & torch.isfinite(new).all(1) & torch.isfinite(r_new).all(1)
+            x = torch.where(better[:, None], new, x)
+            mu = torch.where(better, mu / 3, mu * 4).clamp(1e-9, 1e6)
+    return x

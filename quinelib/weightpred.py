@@ -30,6 +30,7 @@ from torch import nn
 
 from .checks import QuineInputError, check_sizes
 from .metrics import r2_against_mean
+from .solvers import batched_levenberg_marquardt
 
 __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_mlps", "PlainMLP", "XLinear",
            "ResLinear", "FlatMLP", "DeepSets", "AttentionPool", "functional_loss", "align_hidden",
@@ -427,25 +428,7 @@ def refine_lm(spec: MLPSpec, flat0: torch.Tensor, pairs: torch.Tensor, iteration
         w = unflatten_mlps(spec, flat.unsqueeze(0))
         return (mlp_forward(w, pr[None, :, :n_in]) - pr[None, :, n_in:]).reshape(-1)
 
-    res_fn = torch.vmap(residual)
-    jac_fn = torch.vmap(torch.func.jacfwd(residual))
-    theta = flat0.detach().clone()
-    mu = torch.full((len(theta),), float(damping), dtype=theta.dtype)
-    eye = torch.eye(U, dtype=theta.dtype)
-    with torch.no_grad():
-        for _ in range(iterations):
-            r, J = res_fn(theta, pairs), jac_fn(theta, pairs)
-            Jt = J.transpose(1, 2)
-            # A dead hidden unit gives zero columns in J, so with little damping the system can be singular:
-            # such a network's step is rejected (its damping grows) instead of stopping the whole batch.
-            step, info = torch.linalg.solve_ex(Jt @ J + mu[:, None, None] * eye, -(Jt @ r.unsqueeze(-1)))
-            solved = (info == 0) & torch.isfinite(step).all(dim=(1, 2))
-            new = theta + torch.where(solved[:, None], step.squeeze(-1), 0.0)
-            better = (res_fn(new, pairs) ** 2).sum(1) < (r**2).sum(1)
-            better &= solved & torch.isfinite(new).all(1)
-            theta = torch.where(better[:, None], new, theta)
-            mu = torch.where(better, mu / 3, mu * 4).clamp(1e-9, 1e6)
-    return theta
+    return batched_levenberg_marquardt(residual, flat0, pairs, iterations=iterations, damping=damping)
 
 
 def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: int = 2048, inputs: int = 256,

@@ -27,13 +27,13 @@ def test_theta_covers_every_parameter_exactly_once():
     names = [s.name for s in slots]
     assert names == [n for n, _ in m.named_parameters()]
     assert len(set(names)) == len(names)
-    # the slices tile 0..N-1 with no gap and no overlap
+    # the slices tile 0..P-1 with no gap and no overlap
     assert slots[0].start == 0 and slots[-1].stop == m.P
     assert all(a.stop == b.start for a, b in zip(slots[:-1], slots[1:]))
     expected = 5 * 4 + 16 * 3 + (4 + 3) * 6 + 6 * 11
     assert m.P == expected == q.num_params(m) == sum(p.numel() for p in m.parameters())
     assert "image_in.weight" in names and "coord_in.weight" in names, "both halves of the split layer are in theta"
-    # R is a buffer, not a weight
+    # the index embedding E (model.embed) is a buffer, not a weight
     assert "embed" not in names and m.embed.shape == (m.P, 5)
     # writing theta and reading it back is the identity, and every entry reaches a distinct parameter
     theta = torch.arange(m.P, dtype=torch.float64)

@@ -146,3 +146,35 @@ def test_paper_training_takes_any_torch_optimiser():
     m = IndexQuine(d=6, hidden=(5, 5), seed=0)
     res = train_paper(m, epochs=2, optimizer=torch.optim.NAdam, lr=1e-3, batch_size=16)
     assert "NAdam" in res.method and res.iterations == 2
+
+
+def test_lbfgs_on_the_raw_loss_falls_into_the_shrinkage_trap():
+    from quinelib.index_quine import train_lbfgs
+
+    m = IndexQuine(d=8, hidden=(8, 8), seed=0)
+    raw = train_lbfgs(m, max_iter=30, objective="self_replication_loss")
+    ours = train_lbfgs(m, max_iter=30)
+    assert "raw L_SR" in raw.method and "relative SR loss" in ours.method
+    # the raw objective is lowered by shrinking theta: L-BFGS drives the weights (and L_SR) to zero
+    assert raw.extra["sum_theta2"][-1] <= 1e-6 * raw.extra["sum_theta2"][0]
+    assert raw.extra["L_SR"][-1] <= 1e-6 * raw.extra["L_SR"][0]
+    # the relative objective keeps the weights and lowers rho^2
+    assert ours.extra["sum_theta2"][-1] >= 0.1 * ours.extra["sum_theta2"][0]
+    assert ours.extra["relative_sr_loss"][-1] < ours.extra["relative_sr_loss"][0]
+    with pytest.raises(q.QuineInputError, match="objective"):
+        train_lbfgs(m, objective="rho")
+
+
+@pytest.mark.parametrize("activation, exact", [("relu", True), ("selu", False)])
+def test_bias_free_relu_network_is_homogeneous_of_degree_L(activation, exact):
+    # F(s theta) = s^L F(theta) and (Euler) J(theta) theta = L F(theta), L = number of weight layers
+    m = IndexQuine(d=6, hidden=(5, 4), activation=activation, seed=3)
+    F = q.as_function(m, (m.coordinates(),))
+    theta, L = q.flatten(m), len(m.layers)
+    _, j_theta = torch.func.jvp(F, (theta,), (theta,))
+    euler = float((j_theta - L * F(theta)).norm() / (L * F(theta)).norm())
+    scaled = float((F(2.5 * theta) - 2.5**L * F(theta)).norm() / (2.5**L * F(theta)).norm())
+    if exact:
+        assert euler < 1e-12 and scaled < 1e-12
+    else:
+        assert euler > 1e-3 and scaled > 1e-3, "SELU is not positively homogeneous"

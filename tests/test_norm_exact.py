@@ -129,7 +129,7 @@ def test_exact_solver_reaches_machine_precision(norm, hidden, batch):
     model = q.QuineMLP(seed=0, norm=norm, hidden=hidden)
     z = q.probe_input(seed=0, batch=batch)
     floor = q.nontrivial_floor(model)
-    res = q.solve_exact(model, z, min_norm=floor)
+    res = q.solve_exact(model, inputs=z, min_norm=floor)
     F = q.as_function(model, z)
     theta = res.theta
     assert res.converged
@@ -140,13 +140,13 @@ def test_exact_solver_reaches_machine_precision(norm, hidden, batch):
 
 def test_exact_solver_needs_a_readout():
     with pytest.raises(q.QuineInputError, match="readout"):
-        q.solve_exact(torch.nn.Linear(2, 2), torch.zeros(1, 2))
+        q.solve_exact(torch.nn.Linear(2, 2), inputs=torch.zeros(1, 2), method="reduction")
 
 
 @pytest.fixture
 def saved(tmp_path):
     model, z = q.QuineMLP(seed=0, norm="instance"), q.probe_input(seed=0)
-    res = q.solve_exact(model, z)
+    res = q.solve_exact(model, inputs=z)
     q.assign_(model, res.theta)
     path = tmp_path / "quine.pt"
     q.save_quine(path, model, z)
