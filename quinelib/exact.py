@@ -45,6 +45,7 @@ from .solvers import (
 __all__ = ["readout_reduction", "solve_exact", "stability", "reduced_stability", "QuineCensus", "find_quines", "float_floor"]
 
 METHODS = ("auto", "reduction", "dense", "matrix-free")
+WARM_STARTS = ("lbfgs", "alternating")
 
 
 def float_floor(dtype: torch.dtype) -> float:
@@ -213,6 +214,32 @@ def _warm_start(F, theta, iters: int):
     return out if torch.isfinite(out).all() else theta
 
 
+def _alternating_start(F, theta, epochs: int, lr: float = 1e-3):
+    """Fletcher's loop as a warm start: regeneration theta <- F(theta) on even epochs, one RMSprop
+    step on ||F(theta) - theta||^2 with the target detached on odd ones; returns the iterate with
+    the smallest relative residual seen."""
+    param = theta.detach().clone().requires_grad_(True)
+    opt = torch.optim.RMSprop([param], lr=lr)
+    best, best_rho = theta, math.inf
+    for epoch in range(epochs):
+        if epoch % 2 == 0:
+            with torch.no_grad():
+                param.copy_(F(param))
+        else:
+            opt.zero_grad()
+            loss = ((F(param) - param.detach()) ** 2).sum()
+            if not torch.isfinite(loss):
+                break
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            n = float(param.norm())
+            rho = float((F(param) - param).norm()) / n if n > 0 else math.inf
+        if math.isfinite(rho) and rho < best_rho:
+            best, best_rho = param.detach().clone(), rho
+    return best
+
+
 def _damped_step_dense(residual, theta, r):
     A = jacfwd(residual)(theta)
     AtA = A.T @ A
@@ -256,15 +283,17 @@ def _damped_step_matrix_free(residual, theta, r, *, iter_lim: int, gen):
 
 def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: int = 100, restarts: int = 30,
                 min_norm: float | None = None, seed: int = 0, known=(), method: str = "auto",
-                dense_max: int = 3000, warm_iters: int = 50, krylov_iters: int = 200, same: float = 1e-6,
-                progress: bool = False) -> SolveResult:
+                dense_max: int = 3000, warm: str = "lbfgs", warm_iters: int = 50, krylov_iters: int = 200,
+                same: float = 1e-6, progress: bool = False) -> SolveResult:
     """An exact, non-trivial quine of any network: one call, machine precision.
 
     ``F``: an ``nn.Module`` (pass its ``inputs``) or a function theta -> F(theta) (pass ``theta0``).
     ``method``: "auto" (reduction for a fixed linear readout, else dense while P <= ``dense_max``,
     else matrix-free), or one of "reduction", "dense", "matrix-free".  Start 0 is ``theta0`` (a
     module's own weights by default); the ``restarts`` further starts are Gaussian with theta0's
-    spread (seeded by ``seed``).  A start succeeds when rho = ||F(theta) - theta|| / ||theta|| <= rtol
+    spread (seeded by ``seed``).  Each start first runs a warm start of ``warm_iters`` steps: ``warm="lbfgs"``
+    (L-BFGS on rho^2) or ``"alternating"`` (regeneration alternated with RMSprop steps, Fletcher's loop,
+    which suits networks whose residual has kinks).  A start succeeds when rho = ||F(theta) - theta|| / ||theta|| <= rtol
     (raised to the dtype's floor, see :func:`float_floor`, which float32 reaches first), ||theta|| >=
     ``min_norm`` (default: a tenth of ||theta0||, or the readout's scale on the reduction path) and
     theta differs from every quine in ``known`` by more than ``same`` * its norm.  The result's
@@ -273,6 +302,8 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     """
     if method not in METHODS:
         raise QuineInputError(f"method must be one of {METHODS}, got {method!r}")
+    if warm not in WARM_STARTS:
+        raise QuineInputError(f"warm must be one of {WARM_STARTS}, got {warm!r}")
     has_readout = isinstance(F, nn.Module) and hasattr(F, "proj") and hasattr(F, "alpha")
     if method == "reduction" and not has_readout:
         raise QuineInputError("method='reduction' needs a module with a fixed linear readout (.proj and .alpha)")
@@ -329,9 +360,12 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
             theta = spread * factor * torch.randn(P, generator=gen, dtype=theta_start.dtype).to(theta_start.device)
         res.extra["starts"] += 1
         steps = []
-        if warm_iters:
+        if warm_iters and warm == "lbfgs":
             theta = _warm_start(Fn, theta, warm_iters)
             steps.append(f"L-BFGS warm start ({warm_iters} it.)")
+        elif warm_iters:
+            theta = _alternating_start(Fn, theta, warm_iters)
+            steps.append(f"alternating regeneration / RMSprop warm start ({warm_iters} epochs)")
         with torch.no_grad():
             r = residual(theta)
         rn, mu, used = float(r.norm()), 1e-3, 0

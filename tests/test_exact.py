@@ -100,3 +100,12 @@ def test_reduced_stability_equals_the_dense_spectrum():
     assert res.extra["stability"]["method"].startswith("reduced Jacobian")
     assert res.extra["stability"]["max_abs"] == pytest.approx(dense["max_abs"], rel=1e-8)
     assert res.extra["stability"]["max_real"] == pytest.approx(dense["max_real"], rel=1e-8, abs=1e-10)
+
+
+def test_the_alternating_warm_start_is_a_phase_of_the_solver():
+    m = q.CoordinateQuine(k=4, seed=0)
+    res = q.solve_exact(m, inputs=m.coordinates(), restarts=10, warm="alternating", warm_iters=400)
+    assert res.converged and res.relative_residual <= 1e-12, res.stop_reason
+    assert "alternating regeneration / RMSprop warm start" in res.extra["path"][0]
+    with pytest.raises(q.QuineInputError, match="warm must be one of"):
+        q.solve_exact(m, inputs=m.coordinates(), warm="adam")
