@@ -179,6 +179,14 @@ def reduced_stability(model, inputs, theta: torch.Tensor) -> dict:
             "method": f"reduced Jacobian ({ev.numel()} x {ev.numel()})"}
 
 
+def _is_known(theta: torch.Tensor, known, same: float) -> int | None:
+    """The index of the first quine in ``known`` within ``same`` * its norm of theta, else None."""
+    for i, k in enumerate(known):
+        if float((theta - k).norm()) <= same * float(k.norm()):
+            return i
+    return None
+
+
 def _deflation(known: list, zero_scale: float):
     """m(theta) = prod_k (s_k^2 / ||theta - theta_k||^2 + 1) over the zero quine (s = zero_scale)
     and the known quines (s_k = ||theta_k||)."""
@@ -350,7 +358,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     res.stop_reason = f"no exact non-trivial fixed point after {restarts + 1} starts"
 
     def is_new(theta):
-        return all(float((theta - k).norm()) > same * float(k.norm()) for k in known)
+        return _is_known(theta, known, same) is None
 
     for attempt in _progress(range(restarts + 1), progress, "exact solver"):
         if attempt == 0:
@@ -367,18 +375,16 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
             theta = _alternating_start(Fn, theta, warm_iters)
             steps.append(f"alternating regeneration / RMSprop warm start ({warm_iters} epochs)")
         with torch.no_grad():
-            r = residual(theta)
+            r, gk = residual(theta), g(theta)
         rn, mu, used = float(r.norm()), 1e-3, 0
         reason = f"max_iter = {max_iter}"
         for it in range(1, max_iter + 1):
             used = it
-            with torch.no_grad():
-                gk = g(theta)
-            n = float(theta.norm())
-            if not math.isfinite(float(gk.norm())):
+            n, gn = float(theta.norm()), float(gk.norm())
+            if not math.isfinite(gn):
                 reason = "diverged: F(theta) is not finite"
                 break
-            if n >= min_norm and float(gk.norm()) <= target * n:
+            if n >= min_norm and gn <= target * n:
                 reason = "converged"
                 break
             if path_kind == "dense":
@@ -402,11 +408,11 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                 break
             res.iterations += 1
             with torch.no_grad():
-                res._record(theta, float(g(theta).norm()), t0)
+                gk = g(theta)
+            res._record(theta, float(gk.norm()), t0)
         steps.append(f"{path_kind} Levenberg-Marquardt ({used} it., {reason})")
         res.extra["path"].append(f"start {attempt + 1}: " + " -> ".join(steps))
-        with torch.no_grad():
-            rho = float(g(theta).norm()) / max(float(theta.norm()), 1e-300)
+        rho = float(gk.norm()) / max(float(theta.norm()), 1e-300)
         if float(theta.norm()) >= min_norm and is_new(theta) and rho < best[0]:
             best = (rho, theta)
         if reason == "converged" and is_new(theta):
@@ -486,15 +492,12 @@ def find_quines(model, inputs, *, starts: int = 20, box: float = 1.0, seed: int 
             census.zero += 1
         elif not r <= rtol * n:
             census.stalled += 1
+        elif (i := _is_known(theta, census.quines, same)) is not None:
+            census.hits[i] += 1
         else:
-            for i, known in enumerate(census.quines):
-                if float((theta - known).norm()) <= same * float(known.norm()):
-                    census.hits[i] += 1
-                    break
-            else:
-                census.quines.append(theta)
-                census.relative_residuals.append(r / n)
-                census.hits.append(1)
+            census.quines.append(theta)
+            census.relative_residuals.append(r / n)
+            census.hits.append(1)
     order = sorted(range(len(census.quines)), key=lambda i: -float(census.quines[i].norm()))
     census.quines = [census.quines[i] for i in order]
     census.relative_residuals = [census.relative_residuals[i] for i in order]
