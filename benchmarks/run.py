@@ -19,16 +19,10 @@ from pathlib import Path
 import papermill as pm
 import torch
 
+from quinelib import budgets
+
 ROOT = Path(__file__).resolve().parents[1]
 
-#: Each chapter's stated budget in seconds: (default parameters, smoke).
-BUDGETS = {
-    "01_zero_quine": (90, 30),
-    "02_normalisation_fix": (90, 15),
-    "03_index_quine": (150, 20),
-    "04_auxiliary_quine": (150, 20),
-    "05_weight_prediction": (240, 30),
-}
 #: Budgets of the chapters' result tables in minutes (training and evaluation, the whole table).
 TABLE_BUDGETS = {"05": 30.0}
 
@@ -117,20 +111,25 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
     return lines
 
 
-def time_notebook(path: Path, smoke: bool) -> tuple[float, dict]:
-    """Run a notebook with papermill; return its wall time and the values it glued (name -> text/plain)."""
+def time_notebook(path: Path, smoke: bool) -> tuple[float, dict, list]:
+    """Run a notebook with papermill; return its wall time, the values it glued (name -> text/plain) and its
+    per-cell profile [(seconds, cell index, first line)], slowest first."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         nb = pm.execute_notebook(str(path), os.path.join(tmp, path.name), parameters={"smoke": smoke},
                                  kernel_name="python3", progress_bar=False, cwd=str(path.parent))
         seconds = time.perf_counter() - t0
-    glued = {}
-    for cell in nb["cells"]:
+    glued, cells = {}, []
+    for index, cell in enumerate(nb["cells"]):
         for out in cell.get("outputs", []):
             record = out.get("metadata", {}).get("scrapbook", {})  # myst_nb.glue's display_data
             if "name" in record:
                 glued[record["name"]] = out["data"][record.get("mime_prefix", "") + "text/plain"]
-    return seconds, glued
+        duration = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        if cell.get("cell_type") == "code" and duration is not None:
+            first = next((line for line in cell["source"].splitlines() if line.strip()), "")
+            cells.append((float(duration), index, first))
+    return seconds, glued, sorted(cells, reverse=True)
 
 
 #: Goals stated inside a chapter, checked on its default run: notebook -> [(glued name, limit, what)].
@@ -262,33 +261,67 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     env = os.environ.copy()
     os.environ.pop("QUINEBOOK_SMOKE", None)  # the parameter decides, not the environment
-    rows, over, goals = [], [], []
+    busy = budgets.busy_processes()
+    t_ref_before = budgets.reference_time(repeats=5)
+    print(f"reference workload: t_ref = {t_ref_before:.3f} s", flush=True)
+    rows, over, goals, profiles, timings = [], [], [], [], []
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         if args.no_notebooks or not path.name.startswith(args.only):
             continue
-        budget = BUDGETS.get(path.stem)
+        chapter = int(path.stem[:2])
         for smoke in (False, True):
-            seconds, glued = time_notebook(path, smoke)
+            busy += budgets.busy_processes(interval=0.5)
+            seconds, glued, cells = time_notebook(path, smoke)
+            timings.append((path.stem, chapter, smoke, seconds))
             for name, goal, what in [] if smoke else GLUED_GOALS.get(path.stem, []):
                 value = float(glued[name])
                 goals.append(f"| {path.stem} | {what} | {value:.1f} | {goal:g} | "
                              f"{'ok' if value <= goal else 'OVER BUDGET'} |")
                 if value > goal:
                     over.append(f"{path.stem}: {what} {value:.1f} > {goal:g}")
-            limit = None if budget is None else budget[1 if smoke else 0]
-            ok = limit is None or seconds <= limit
-            if not ok:
-                over.append(f"{path.stem} ({'smoke' if smoke else 'default'})")
-            rows.append(f"| {path.stem} | {'smoke' if smoke else 'default'} | {seconds:.1f} | "
-                        f"{'—' if limit is None else limit} | {'ok' if ok else 'OVER BUDGET'} |")
-            print(rows[-1], flush=True)
+            if not smoke:
+                profiles += ["", f"**{path.stem}**, default parameters: the slowest cells", "",
+                             "| cell | wall time (s) | share | first line |", "|---|---|---|---|"]
+                profiles += [f"| {index} | {d:.1f} | {100 * d / seconds:.0f} % | `{first[:70].replace('|', '/')}` |"
+                             for d, index, first in cells[:6]]
+            print(f"{path.stem} ({'smoke' if smoke else 'default'}): {seconds:.1f} s", flush=True)
+    t_ref_after = budgets.reference_time(repeats=5) if timings else t_ref_before
+    t_ref = (t_ref_before + t_ref_after) / 2
+    for stem, chapter, smoke, seconds in timings:
+        b = budgets.BUDGETS[chapter]
+        limit = b.smoke if smoke else b.default
+        units = budgets.cost_in_units(seconds, t_ref)
+        ok = units <= limit
+        margin = 100 * (1 - units / limit)
+        if not ok:
+            over.append(f"{stem} ({'smoke' if smoke else 'default'}: {units:.0f} > {limit:g} units)")
+        rows.append(f"| {stem} | {'smoke' if smoke else 'default'} | {seconds:.1f} | {units:.0f} | {limit:g} | "
+                    f"{budgets.budget_seconds(chapter, smoke):.0f} | {margin:.0f} % | "
+                    f"{'ok' if ok else 'OVER BUDGET'} |")
     os.environ.clear()
     os.environ.update(env)
     header = [
         f"Benchmarks of {dt.datetime.now().isoformat(timespec='seconds')} on {platform.node()} "
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads), command: {' '.join([Path(sys.argv[0]).name] + (argv or sys.argv[1:]))}",
-        "", "| notebook | parameters | wall time (s) | budget (s) | |", "|---|---|---|---|---|"]
+        ""]
+    if timings:
+        header += [
+            f"Reference workload (`quinelib.budgets.reference_workload`): t_ref = {t_ref_before:.3f} s before the "
+            f"notebooks and {t_ref_after:.3f} s after them (mean {t_ref:.3f} s; {budgets.REFERENCE['seconds']:.2f} s "
+            f"on the reference machine, {budgets.REFERENCE['machine']}). A notebook's cost in reference units is "
+            "its wall time over t_ref; the budgets (`quinelib.budgets.BUDGETS`) are in those units.", ""]
+        if busy:
+            names = sorted({f"{name} (pid {pid}, {cpu:.0f} % CPU)" for pid, name, cpu in busy})
+            header += ["**Warning: other processes were busy during this run** (two torch jobs at once slow each "
+                       "other several-fold; these timings are not quiet): " + ", ".join(names[:8]) + ".", ""]
+        else:
+            header += ["No other busy process was seen before any notebook (a quiet machine).", ""]
+        header += ["| notebook | parameters | wall time (s) | reference units | budget (units) | "
+                   "budget on the reference machine (s) | margin | |", "|---|---|---|---|---|---|---|---|"]
+        (ROOT / "benchmarks" / "results" / "budgets.md").write_text(
+            "\n".join([f"*Measured by `make bench` ({header[0].removeprefix('Benchmarks of ')}).*", ""]
+                      + header[2:] + rows + profiles) + "\n")
     extra = []
     for chapter, bench, how in (("01", bench_chapter1, "seeds 0-2, 12 values of α, 64 starts each"),
                                 ("02", bench_chapter2, "seeds 0-19, cold starts"),
@@ -316,6 +349,7 @@ def main(argv=None) -> int:
         print(f"written to {results}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    rows += profiles
     if goals:
         rows += ["", "**Goals stated in the chapters** (default parameters)", "",
                  "| notebook | quantity | measured | goal | |", "|---|---|---|---|---|"] + goals

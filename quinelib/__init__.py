@@ -3,6 +3,7 @@
 One module per idea, in the order the book needs them:
 
 - ``checks``   clear errors for bad inputs
+- ``budgets``  the chapters' compute budgets in reference units, and the reference workload
 - ``params``   parameters <-> one flat vector theta; F(theta) for any nn.Module
 - ``models``   quine networks (chapter 1: the seed's tanh MLP; chapter 2: with normalisation)
 - ``norm``     parameter-free normalisation and its closed-form Jacobian (chapter 2)
@@ -23,7 +24,7 @@ One module per idea, in the order the book needs them:
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
-from . import existence, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from . import budgets, existence, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
 from .exact import QuineCensus, find_quines, readout_reduction, solve_exact, stability

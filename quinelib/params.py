@@ -102,10 +102,12 @@ def as_function(module: nn.Module, inputs, *, flat: bool = True) -> Callable[[to
     if not slots:
         raise QuineInputError(f"{type(module).__name__} has no trainable parameters")
     buffers = dict(module.named_buffers())
+    # functional_call looks for tied weights (one tensor under two names) on every call unless told there are none
+    tied = len(list(module.named_parameters(remove_duplicate=False))) != len(slots)
 
     def F(theta: torch.Tensor) -> torch.Tensor:
         params = {s.name: theta[s.start : s.stop].view(s.shape) for s in slots}
-        out = functional_call(module, (params, buffers), inputs)
+        out = functional_call(module, (params, buffers), inputs, tie_weights=tied)
         return out.reshape(-1) if flat else out
 
     F.P = slots[-1].stop  # type: ignore[attr-defined]

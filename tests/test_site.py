@@ -55,6 +55,21 @@ def test_glued_numbers_are_in_the_page(built_site, chapter):
     assert "|\u2014|" not in page, "a Markdown table was left as raw text (its dashes typeset as em dashes)"
 
 
+def test_budgets_are_substituted_from_the_one_table(built_site):
+    """The workshop plan and the notation page quote quinelib.budgets, rendered (no {{ }} left)."""
+    from quinelib import budgets
+
+    _, html = built_site
+    for page in ("book/workshop.html", "book/notation.html"):
+        text = (html / page).read_text()
+        assert "{{" not in text and "budget_ch" not in text, f"an unresolved substitution in {page}"
+    workshop = (html / "book/workshop.html").read_text()
+    for n in budgets.BUDGETS:
+        assert f"chapter {n} {budgets.budget_seconds(n):.0f}" in " ".join(workshop.split()), n
+    notation = (html / "book/notation.html").read_text()
+    assert f"{budgets.BUDGETS[3].default:g} reference units" in notation
+
+
 @pytest.fixture(scope="session")
 def server(built_site):
     _, html = built_site

@@ -1,0 +1,192 @@
+"""Compute budgets that travel between machines: the reference workload and the chapters' budgets.
+
+A budget in seconds is neither kept nor checkable: the same chapter takes
+twice as long on one laptop as on another.  So the book times a small, fixed
+*reference workload* (the kinds of work its chapters do: forward-mode
+Jacobians of chapter 1's network, a dense float64 solve, Adam steps on a small
+MLP, and the batched float32 forward and backward pass of chapter 3's
+index quine) and states every budget as a multiple of that time, in
+*reference units*.  A chapter's cost in reference units is
+
+    cost = (chapter's wall time) / t_ref,
+
+where t_ref is the reference workload's time on the same machine, measured
+in the same run.  A slow or busy machine makes both slower, so a chapter that
+is within budget stays within budget; a fast machine makes both faster, so it
+hides nothing.
+
+``BUDGETS`` is the one table of the chapters' budgets: the notebooks' budget
+boxes and closing lines, the workshop plan and ``make bench`` all read it.
+``REFERENCE`` records t_ref on the reference machine, which turns the units
+back into seconds for the text.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import torch
+
+__all__ = ["Budget", "BUDGETS", "REFERENCE", "reference_workload", "reference_time", "cost_in_units",
+           "budget_seconds", "budget_report", "busy_processes"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A chapter's compute budget in reference units: ``default`` parameters, and ``smoke`` (the tests' size)."""
+
+    default: float
+    smoke: float
+
+
+#: t_ref on the reference machine (the project's machine kind, measured quietly by ``make bench``).
+REFERENCE = {"seconds": 0.60, "machine": "2-core AMD EPYC virtual machine, torch 2.13.0, 2 threads"}
+
+#: Each chapter's budget in reference units.  In seconds on the reference machine: multiply by
+#: ``REFERENCE["seconds"]`` (``budget_seconds``).
+BUDGETS = {
+    1: Budget(default=150, smoke=50),
+    2: Budget(default=180, smoke=50),
+    3: Budget(default=400, smoke=50),
+    4: Budget(default=450, smoke=50),
+    5: Budget(default=500, smoke=50),
+}
+
+def _ch1_network(seed: int):
+    from .models import QuineMLP  # a late import: models imports nothing from here
+    from .params import as_function, flatten
+
+    m = QuineMLP(seed=seed)
+    z = torch.randn(1, m.in_features, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    return as_function(m, (z,)), flatten(m)
+
+
+def reference_workload() -> float:
+    """Run the fixed reference workload once; return a checksum (so that no part can be skipped).
+
+    Four parts, each about a quarter of the time: (1) 20 forward-mode
+    Jacobians of chapter 1's network (P = 1,020, float64); (2) a dense
+    600 x 600 float64 solve, 3 times; (3) 60 Adam steps on a 64-64-10
+    float32 MLP with a batch of 256; (4) 4 forward and backward passes of a
+    two-layer 100-wide SELU network over 20,100 rows (chapter 3's F at P =
+    20,100, float32).
+    """
+    total = 0.0
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        F, theta = _ch1_network(0)
+        for _ in range(20):
+            total += float(torch.func.jacfwd(F)(theta).sum())
+        a = torch.randn(600, 600, dtype=torch.float64) + 600 * torch.eye(600, dtype=torch.float64)
+        b = torch.randn(600, dtype=torch.float64)
+        for _ in range(3):
+            total += float(torch.linalg.solve(a, b).sum())
+        net = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.Tanh(), torch.nn.Linear(64, 10))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        x, y = torch.randn(256, 64), torch.randint(0, 10, (256,))
+        for _ in range(60):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+        total += loss.item()
+        e = torch.randn(20_100, 100)
+        w1 = (torch.randn(100, 100) / 10).requires_grad_(True)
+        w2 = (torch.randn(100, 100) / 10).requires_grad_(True)
+        w3 = (torch.randn(100, 1) / 10).requires_grad_(True)
+        for _ in range(4):
+            out = torch.selu(torch.selu(e @ w1) @ w2) @ w3
+            (out**2).sum().backward()
+        total += float(w1.grad.sum())
+    return total
+
+
+def reference_time(repeats: int = 3) -> float:
+    """t_ref on this machine: the best of ``repeats`` timed runs of the reference workload, after a warm-up."""
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise ValueError(f"repeats must be a whole number >= 1, got {repeats!r}")
+    reference_workload()
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        reference_workload()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def cost_in_units(seconds: float, t_ref: float) -> float:
+    """A wall time in reference units: seconds / t_ref."""
+    if not (t_ref > 0):
+        raise ValueError(f"t_ref must be > 0, got {t_ref!r}")
+    return seconds / t_ref
+
+
+def _budget(chapter: int) -> Budget:
+    if chapter not in BUDGETS:
+        raise ValueError(f"no budget for chapter {chapter!r}; chapters with one: {sorted(BUDGETS)}")
+    return BUDGETS[chapter]
+
+
+def budget_seconds(chapter: int, smoke: bool = False, t_ref: float | None = None) -> float:
+    """A chapter's budget in seconds on a machine whose t_ref is given (default: the reference machine)."""
+    b = _budget(chapter)
+    return (b.smoke if smoke else b.default) * (REFERENCE["seconds"] if t_ref is None else t_ref)
+
+
+def budget_report(chapter: int, elapsed: float, smoke: bool = False, t_ref: float | None = None,
+                  repeats: int | None = None) -> dict:
+    """How a chapter's run compares with its budget, on this machine.
+
+    Returns a dict: ``elapsed`` (s), ``t_ref`` (s, measured now unless given),
+    ``units`` (the cost in reference units), ``budget_units``,
+    ``budget_seconds_here`` (the budget in this machine's seconds),
+    ``speed`` (t_ref on the reference machine over t_ref here: above 1 means
+    this machine is faster), ``within`` (bool) and ``text`` (a sentence for
+    the reader).  ``repeats``: timed runs of the reference workload (default
+    3, or 1 in smoke mode, where two seconds matter).
+    """
+    b = _budget(chapter)
+    if repeats is None:
+        repeats = 1 if smoke else 3
+    t_ref = reference_time(repeats) if t_ref is None else float(t_ref)
+    units, limit = cost_in_units(elapsed, t_ref), (b.smoke if smoke else b.default)
+    speed = REFERENCE["seconds"] / t_ref
+    text = (f"chapter {chapter} ran in {elapsed:.1f} s = {units:.0f} reference units "
+            f"(budget {limit:g} units{' in smoke mode' if smoke else ''}: "
+            f"{'within it' if units <= limit else 'OVER BUDGET'}). "
+            f"The reference workload took {t_ref:.2f} s here and {REFERENCE['seconds']:.2f} s on the reference "
+            f"machine: this machine is {speed:.2f}x {'as fast as' if abs(speed - 1) < 0.05 else 'the speed of'} "
+            f"the reference, so the budget here is {limit * t_ref:.0f} s.")
+    return {"elapsed": elapsed, "t_ref": t_ref, "units": units, "budget_units": limit,
+            "budget_seconds_here": limit * t_ref, "speed": speed, "within": units <= limit, "text": text}
+
+
+def busy_processes(interval: float = 1.0, threshold: float = 50.0) -> list[tuple[int, str, float]]:
+    """Other processes keeping a core busy: [(pid, name, CPU %)] over ``interval`` seconds, above ``threshold`` %.
+
+    This process and its children (a benchmark's kernels) are not counted.
+    Two torch jobs at once slow each other several-fold, so a benchmark that
+    finds any should say so beside its timings.
+    """
+    import psutil
+
+    me = psutil.Process()
+    ours = {me.pid} | {p.pid for p in me.children(recursive=True)}
+    procs = [p for p in psutil.process_iter(["name"]) if p.pid not in ours]
+    for p in procs:
+        try:
+            p.cpu_percent(None)  # starts the measurement
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    time.sleep(interval)
+    busy = []
+    for p in procs:
+        try:
+            cpu = p.cpu_percent(None)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if cpu > threshold:
+            busy.append((p.pid, p.info["name"] or "?", cpu))
+    return sorted(busy, key=lambda t: -t[2])
