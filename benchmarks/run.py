@@ -111,12 +111,13 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
     return lines
 
 
-def time_notebook(path: Path, smoke: bool) -> tuple[float, dict, list]:
+def time_notebook(path: Path, smoke: bool, seed: int | None = None) -> tuple[float, dict, list]:
     """Run a notebook with papermill; return its wall time, the values it glued (name -> text/plain) and its
     per-cell profile [(seconds, cell index, first line)], slowest first."""
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        nb = pm.execute_notebook(str(path), os.path.join(tmp, path.name), parameters={"smoke": smoke},
+        parameters = {"smoke": smoke} if seed is None else {"smoke": smoke, "seed": seed}
+        nb = pm.execute_notebook(str(path), os.path.join(tmp, path.name), parameters=parameters,
                                  kernel_name="python3", progress_bar=False, cwd=str(path.parent))
         seconds = time.perf_counter() - t0
     glued, cells = {}, []
@@ -258,6 +259,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "_build" / "bench" / "results.md"))
     ap.add_argument("--no-notebooks", action="store_true", help="skip the notebook timings")
     ap.add_argument("--no-tables", action="store_true", help="skip the chapters' result tables")
+    ap.add_argument("--seed", type=int, default=None,
+                    help="run the notebooks with this seed instead of their default (budgets hold for any seed)")
     args = ap.parse_args(argv)
     env = os.environ.copy()
     os.environ.pop("QUINEBOOK_SMOKE", None)  # the parameter decides, not the environment
@@ -271,8 +274,9 @@ def main(argv=None) -> int:
         chapter = int(path.stem[:2])
         for smoke in (False, True):
             busy += budgets.busy_processes(interval=0.5)
-            seconds, glued, cells = time_notebook(path, smoke)
-            timings.append((path.stem, chapter, smoke, seconds))
+            seconds, glued, cells = time_notebook(path, smoke, args.seed)
+            timings.append((path.stem if args.seed is None else f"{path.stem} (seed {args.seed})", chapter, smoke,
+                            seconds))
             for name, goal, what in [] if smoke else GLUED_GOALS.get(path.stem, []):
                 value = float(glued[name])
                 goals.append(f"| {path.stem} | {what} | {value:.1f} | {goal:g} | "
@@ -319,7 +323,9 @@ def main(argv=None) -> int:
             header += ["No other busy process was seen before any notebook (a quiet machine).", ""]
         header += ["| notebook | parameters | wall time (s) | reference units | budget (units) | "
                    "budget on the reference machine (s) | margin | |", "|---|---|---|---|---|---|---|---|"]
-        (ROOT / "benchmarks" / "results" / "budgets.md").write_text(
+        budgets_file = ROOT / "benchmarks" / "results" / ("budgets.md" if args.seed is None else
+                                                          f"budgets-seed{args.seed}.md")
+        budgets_file.write_text(
             "\n".join([f"*Measured by `make bench` ({header[0].removeprefix('Benchmarks of ')}).*", ""]
                       + header[2:] + rows + profiles) + "\n")
     extra = []

@@ -19,16 +19,25 @@ themselves:
 from __future__ import annotations
 
 import html
+import math
 import os
 import sys
 
 import matplotlib as mpl
-import plotly.graph_objects as go
-import plotly.io as pio
-from plotly.io.base_renderers import MimetypeRenderer, PlotlyRenderer
+
+# plotly.io imports nbformat, whose validator imports jsonschema, which loads ``rfc3987_syntax`` (when
+# installed, as Jupyter's jsonschema[format-nongpl] extra brings it) only to check the "iri" string
+# formats.  Building that package's grammar costs about 3 s at every import, a third of a chapter's
+# start-up, and neither nbformat's schema nor plotly uses those formats: unless something has loaded it
+# already, this process does without it (jsonschema then leaves those two formats unchecked).
+sys.modules.setdefault("rfc3987_syntax", None)
+
+import plotly.graph_objects as go  # noqa: E402
+import plotly.io as pio  # noqa: E402
+from plotly.io.base_renderers import MimetypeRenderer, PlotlyRenderer  # noqa: E402
 
 __all__ = ["OKABE_ITO", "SEQUENTIAL", "DIVERGING", "plotly_js_path", "setup", "log_history",
-           "unit_circle_figure", "slider_figure", "layer_heatmaps"]
+           "unit_circle_figure", "slider_figure", "layer_heatmaps", "reference_line"]
 
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette (black last).
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
@@ -82,6 +91,44 @@ def setup() -> None:
 
 def _alt(fig: go.Figure, alt: str) -> go.Figure:
     fig.update_layout(meta={"alt": alt})
+    return fig
+
+
+def reference_line(fig: go.Figure, value: float, *, axis: str = "x", label: str = "", position: str = "top right",
+                   dash: str = "dot", color: str = "#777", log: bool | None = None) -> go.Figure:
+    """A vertical (``axis="x"``) or horizontal (``axis="y"``) reference line at ``value``, with its label beside it.
+
+    On a log axis plotly places a line's own ``annotation_text`` at 10**value (an
+    annotation's coordinate on a log axis is in log10 units), so a label meant
+    for x = 0.1 lands at x = 10**0.1.  Here the line is drawn without one and
+    the label is a separate annotation at log10(value) when the axis is
+    logarithmic (``log=None``: read from the figure's layout, so set the axis
+    type first).  ``position``: "top right", "top left", "bottom right" or
+    "bottom left" of the line's end.
+    """
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis must be 'x' or 'y', got {axis!r}")
+    vertical_side, horizontal_side = position.split() if " " in position else ("top", position)
+    if vertical_side not in ("top", "bottom") or horizontal_side not in ("left", "right"):
+        raise ValueError(f"position must be 'top|bottom left|right', got {position!r}")
+    if log is None:
+        log = getattr(fig.layout, f"{axis}axis").type == "log"
+    if log and not value > 0:
+        raise ValueError(f"a reference line on a log axis needs a value > 0, got {value}")
+    line = dict(color=color, dash=dash)
+    (fig.add_vline if axis == "x" else fig.add_hline)(**{axis: value}, line=line)
+    if label:
+        where = math.log10(value) if log else value
+        if axis == "x":
+            fig.add_annotation(x=where, xref="x", y=1 if vertical_side == "top" else 0, yref="paper",
+                               xanchor="left" if horizontal_side == "right" else "right",
+                               yanchor="top" if vertical_side == "top" else "bottom", text=label,
+                               showarrow=False, xshift=4 if horizontal_side == "right" else -4)
+        else:
+            fig.add_annotation(y=where, yref="y", x=1 if horizontal_side == "right" else 0, xref="paper",
+                               yanchor="bottom" if vertical_side == "top" else "top",
+                               xanchor="right" if horizontal_side == "right" else "left", text=label,
+                               showarrow=False)
     return fig
 
 

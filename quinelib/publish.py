@@ -61,7 +61,7 @@ def sync(root) -> list[Path]:
                 continue
             code[0].source = source
         else:
-            cell = nbformat.v4.new_code_cell(source)
+            cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell"]})  # not shown in the book
             cell.id = "colab"
             nb.cells.insert(nb.cells.index(code[0]) if code else len(nb.cells), cell)
         nbformat.validate(nb)

@@ -28,6 +28,11 @@ def test_notebook_is_stored_clean_and_parameterised(path):
     params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one cell must be tagged 'parameters'"
     assert code.index(params[0]) == 2, "the parameters cell is the third code cell (after Colab's and the imports)"
+    # plumbing is out of the reader's way in the book (the notebook keeps it): Colab's cell is not shown,
+    # the imports are collapsed, the parameters stay visible
+    assert "remove-cell" in code[0].metadata.get("tags", []), "the Colab cell should be tagged remove-cell"
+    assert "hide-input" in code[1].metadata.get("tags", []), "the imports cell should be tagged hide-input"
+    assert not {"remove-cell", "hide-input", "hide-cell", "remove-input"} & set(params[0].metadata.get("tags", []))
     src = params[0].source
     assert "\nseed = " in "\n" + src and "\nsmoke = " in "\n" + src
     # papermill must understand every assignment (it names them in --help-notebook)

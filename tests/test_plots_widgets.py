@@ -97,3 +97,30 @@ def test_timer():
     assert timer(lambda: sum(range(1000)), repeats=3) >= 0
     with pytest.raises(ValueError):
         timer(lambda: None, repeats=0)
+
+
+def test_reference_line_places_its_label_in_log10_units_on_a_log_axis():
+    import math
+
+    import plotly.graph_objects as go
+
+    from quinelib.plots import reference_line
+
+    fig = go.Figure(go.Scatter(x=[0.01, 10], y=[1, 2]))
+    fig.update_layout(xaxis_type="log")
+    reference_line(fig, 0.1, axis="x", label="goal", position="top left")  # the axis type read from the layout
+    reference_line(fig, 1.5, axis="y", label="level", position="bottom right")
+    (vline, hline), (goal, level) = fig.layout.shapes, fig.layout.annotations
+    assert vline.x0 == vline.x1 == 0.1  # shapes take data values on a log axis ...
+    assert goal.x == math.log10(0.1) and goal.xref == "x" and goal.yref == "paper"  # ... annotations log10 units
+    assert goal.xanchor == "right" and goal.yanchor == "top"
+    assert hline.y0 == hline.y1 == 1.5 and level.y == 1.5 and level.yref == "y"  # linear y axis: as given
+    lin = go.Figure()
+    reference_line(lin, 0.1, axis="x", label="goal", log=False)
+    assert lin.layout.annotations[0].x == 0.1
+    with pytest.raises(ValueError, match="value > 0"):
+        reference_line(fig, 0.0, axis="x", label="zero")
+    with pytest.raises(ValueError, match="axis"):
+        reference_line(fig, 1.0, axis="z")
+    with pytest.raises(ValueError, match="position"):
+        reference_line(fig, 1.0, axis="y", position="middle")

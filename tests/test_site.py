@@ -49,7 +49,8 @@ def test_glued_numbers_are_in_the_page(built_site, chapter):
     _, html = built_site
     page = (html / chapter).read_text()
     assert "{glue" not in page and "glue:text" not in page, "an unresolved glue role"
-    assert "ran in" in page, "the chapter's closing timing line is missing"
+    assert "ran in" in page and "reference units" in page, "the chapter's closing timing line is missing"
+    assert "google.colab" not in page, "the Colab set-up cell should not be shown in the book"
     # the tables the notebooks print as Markdown are rendered as tables, not left as pipes and dashes
     assert "<table" in page, "no table rendered"
     assert "|\u2014|" not in page, "a Markdown table was left as raw text (its dashes typeset as em dashes)"
@@ -180,6 +181,39 @@ def test_plotly_figures_are_drawn_and_hover_works(server, browser, chapter):
     point.hover(force=True)
     page.wait_for_timeout(500)
     assert first.locator(".hoverlayer .hovertext").count() >= 1, "hover shows no label"
+    assert not problems
+    page.close()
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_reference_line_labels_sit_at_their_lines(server, browser, chapter):
+    """A label drawn with a reference line (q.plots.reference_line) is beside its line, on log axes too:
+    plotly reads an annotation's position on a log axis in log10 units, which once put "goal: ρ ≤ 0.316"
+    beside the ρ = 1 line."""
+    page, problems = open_page(browser, f"{server}/{chapter}")
+    page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
+    pairs = page.evaluate("""() => {
+        const out = [];
+        for (const gd of document.querySelectorAll('.quinebook-plotly .js-plotly-plot')) {
+            const L = gd._fullLayout;
+            const shapes = (L.shapes || []).filter(s => s.xref === 'x' && s.x0 === s.x1 || s.yref === 'y' && s.y0 === s.y1);
+            for (const a of (L.annotations || [])) {
+                const vertical = a.xref === 'x' && a.yref === 'paper', horizontal = a.yref === 'y' && a.xref === 'paper';
+                if (!vertical && !horizontal) continue;
+                const ax = vertical ? L.xaxis : L.yaxis;
+                const pos = vertical ? a.x : a.y;  // in the axis's own units (log10 on a log axis)
+                const value = ax.type === 'log' ? Math.pow(10, pos) : pos;
+                const line = shapes.find(s => vertical ? s.xref === 'x' && Math.abs(s.x0 - value) <= 1e-9 * Math.abs(value) + 1e-12
+                                                       : s.yref === 'y' && Math.abs(s.y0 - value) <= 1e-9 * Math.abs(value) + 1e-12);
+                out.push({text: a.text, found: !!line, value});
+            }
+        }
+        return out;
+    }""")
+    for p in pairs:
+        assert p["found"], f"the label {p['text']!r} sits at {p['value']:.4g}, where no reference line is (a log-axis slip?)"
+    if chapter.endswith("04_auxiliary_quine.html"):
+        assert any("goal" in p["text"] for p in pairs) and any("predict zero" in p["text"] for p in pairs), pairs
     assert not problems
     page.close()
 
