@@ -13,6 +13,7 @@ import os
 import platform
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -117,8 +118,11 @@ def time_notebook(path: Path, smoke: bool, seed: int | None = None) -> tuple[flo
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         parameters = {"smoke": smoke} if seed is None else {"smoke": smoke, "seed": seed}
+        # Saved once at the end, not after every cell: a reader's Jupyter does not write the notebook (megabytes
+        # of figures) after each cell either, and those writes would compete with the kernel for the cores.
         nb = pm.execute_notebook(str(path), os.path.join(tmp, path.name), parameters=parameters,
-                                 kernel_name="python3", progress_bar=False, cwd=str(path.parent))
+                                 kernel_name="python3", progress_bar=False, cwd=str(path.parent),
+                                 request_save_on_cell_execute=False, autosave_cell_every=0)
         seconds = time.perf_counter() - t0
     glued, cells = {}, []
     for index, cell in enumerate(nb["cells"]):
@@ -265,6 +269,15 @@ def main(argv=None) -> int:
     env = os.environ.copy()
     os.environ.pop("QUINEBOOK_SMOKE", None)  # the parameter decides, not the environment
     busy = budgets.busy_processes()
+    # Watch for other busy processes all through the run, not only between notebooks.
+    watching = threading.Event()
+
+    def watch():
+        while not watching.is_set():
+            busy.extend(budgets.busy_processes(interval=2.0))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     t_ref_before = budgets.reference_time(repeats=5)
     print(f"reference workload: t_ref = {t_ref_before:.3f} s", flush=True)
     rows, over, goals, profiles, timings = [], [], [], [], []
@@ -273,7 +286,6 @@ def main(argv=None) -> int:
             continue
         chapter = int(path.stem[:2])
         for smoke in (False, True):
-            busy += budgets.busy_processes(interval=0.5)
             seconds, glued, cells = time_notebook(path, smoke, args.seed)
             timings.append((path.stem if args.seed is None else f"{path.stem} (seed {args.seed})", chapter, smoke,
                             seconds))
@@ -290,6 +302,8 @@ def main(argv=None) -> int:
                              for d, index, first in cells[:6]]
             print(f"{path.stem} ({'smoke' if smoke else 'default'}): {seconds:.1f} s", flush=True)
     t_ref_after = budgets.reference_time(repeats=5) if timings else t_ref_before
+    watching.set()
+    watcher.join()
     t_ref = (t_ref_before + t_ref_after) / 2
     for stem, chapter, smoke, seconds in timings:
         b = budgets.BUDGETS[chapter]
@@ -307,7 +321,7 @@ def main(argv=None) -> int:
     header = [
         f"Benchmarks of {dt.datetime.now().isoformat(timespec='seconds')} on {platform.node()} "
         f"({platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-        f"{torch.get_num_threads()} threads), command: {' '.join([Path(sys.argv[0]).name] + (argv or sys.argv[1:]))}",
+        f"{torch.get_num_threads()} threads), command: `{' '.join(['python benchmarks/run.py'] + (argv or sys.argv[1:]))}`",
         ""]
     if timings:
         header += [
@@ -320,7 +334,7 @@ def main(argv=None) -> int:
             header += ["**Warning: other processes were busy during this run** (two torch jobs at once slow each "
                        "other several-fold; these timings are not quiet): " + ", ".join(names[:8]) + ".", ""]
         else:
-            header += ["No other busy process was seen before any notebook (a quiet machine).", ""]
+            header += ["No other busy process was seen during the run (sampled every 2 s: a quiet machine).", ""]
         header += ["| notebook | parameters | wall time (s) | reference units | budget (units) | "
                    "budget on the reference machine (s) | margin | |", "|---|---|---|---|---|---|---|---|"]
         budgets_file = ROOT / "benchmarks" / "results" / ("budgets.md" if args.seed is None else

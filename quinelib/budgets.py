@@ -23,7 +23,6 @@ back into seconds for the text.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 

@@ -23,6 +23,14 @@ MATHJAX_ES5 = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+STATIC = Path(__file__).parent / "static"
+
+
+def _add_static_path(app, config):
+    if str(STATIC) not in map(str, config.html_static_path):
+        config.html_static_path = [*config.html_static_path, str(STATIC)]
+
+
 def _copy_assets(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -54,6 +62,8 @@ def setup(app):
         raise RuntimeError(f"plotly.js not found at {PLOTLY_JS}")
     os.environ["QUINEBOOK_STATIC"] = "1"
     app.add_js_file("plotly.min.js", priority=200)
+    app.connect("config-inited", _add_static_path)
+    app.add_css_file("quinebook_layout.css")  # code and outputs wrap at the column; room around display maths
     app.connect("build-finished", _copy_assets)
     app.connect("html-page-context", _dedupe_scripts, priority=900)  # after the other extensions
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

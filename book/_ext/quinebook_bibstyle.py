@@ -131,7 +131,8 @@ STATIC = Path(__file__).parent / "static"
 
 
 def _add_static_path(app, config):
-    config.html_static_path = [*config.html_static_path, str(STATIC)]
+    if str(STATIC) not in map(str, config.html_static_path):  # quinebook_assets adds the same folder
+        config.html_static_path = [*config.html_static_path, str(STATIC)]
 
 
 def setup(app):
