@@ -286,7 +286,12 @@ def main(argv=None) -> int:
             continue
         chapter = int(path.stem[:2])
         for smoke in (False, True):
-            seconds, glued, cells = time_notebook(path, smoke, args.seed)
+            try:
+                seconds, glued, cells = time_notebook(path, smoke, args.seed)
+            except pm.PapermillExecutionError as err:  # one failing notebook does not stop the others
+                over.append(f"{path.stem} ({'smoke' if smoke else 'default'}) FAILED: {err.ename}: {err.evalue}")
+                print(over[-1], flush=True)
+                continue
             timings.append((path.stem if args.seed is None else f"{path.stem} (seed {args.seed})", chapter, smoke,
                             seconds))
             for name, goal, what in [] if smoke else GLUED_GOALS.get(path.stem, []):

@@ -47,10 +47,10 @@ REFERENCE = {"seconds": 0.60, "machine": "2-core AMD EPYC virtual machine, torch
 #: ``REFERENCE["seconds"]`` (``budget_seconds``).
 BUDGETS = {
     1: Budget(default=150, smoke=50),
-    2: Budget(default=180, smoke=50),
+    2: Budget(default=150, smoke=50),
     3: Budget(default=400, smoke=50),
-    4: Budget(default=450, smoke=50),
-    5: Budget(default=500, smoke=50),
+    4: Budget(default=500, smoke=50),
+    5: Budget(default=400, smoke=50),
 }
 
 def _ch1_network(seed: int):

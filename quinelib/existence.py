@@ -101,15 +101,17 @@ def critical_alpha(which: str = "bound", in_features: int = 8, hidden=(20, 20, 2
 
 def census(alphas, seeds, *, in_features: int = 8, hidden=(20, 20, 20), starts: int = 32, max_iter: int = 100,
            samples: int = 256, progress: bool = False) -> list[dict]:
-    """One row per (seed, alpha): the distinct quines ``find_quines`` finds from ``starts`` starts,
-    with the sampled Lipschitz estimate and the rigorous bound of the reduced map at that alpha."""
+    """One row per (seed, alpha): the distinct quines ``find_quines`` finds from ``starts`` starts
+    (``quines`` their number, ``thetas`` the quines themselves, ``norms`` their sizes), with the sampled
+    Lipschitz estimate and the rigorous bound of the reduced map at that alpha."""
     rows = []
     grid = [(s, float(a)) for s in seeds for a in alphas]
     for s, a in _progress(grid, progress, "census"):
         t0 = time.perf_counter()
         model, z = QuineMLP(in_features, hidden, alpha=a, seed=s), probe_input(in_features, seed=s)
         found = find_quines(model, z, starts=starts, seed=s, max_iter=max_iter)
-        rows.append(dict(seed=s, alpha=a, starts=starts, quines=len(found.quines), norms=found.norms,
+        rows.append(dict(seed=s, alpha=a, starts=starts, quines=len(found.quines), thetas=found.quines,
+                         norms=found.norms,
                          hits=found.hits, zero=found.zero, stalled=found.stalled,
                          worst_rho=max(found.relative_residuals, default=float("nan")),
                          lipschitz_estimate=lipschitz_estimate(model, z, samples, seed=s),

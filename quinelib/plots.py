@@ -36,7 +36,7 @@ import plotly.graph_objects as go  # noqa: E402
 import plotly.io as pio  # noqa: E402
 from plotly.io.base_renderers import MimetypeRenderer, PlotlyRenderer  # noqa: E402
 
-__all__ = ["OKABE_ITO", "SEQUENTIAL", "DIVERGING", "plotly_js_path", "setup", "log_history",
+__all__ = ["OKABE_ITO", "SEQUENTIAL", "DIVERGING", "plotly_js_path", "setup", "house_style", "log_history",
            "unit_circle_figure", "slider_figure", "layer_heatmaps", "reference_line"]
 
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette (black last).
@@ -60,6 +60,8 @@ class BookRenderer(MimetypeRenderer):
     def to_mimebundle(self, fig_dict):
         from .widgets import is_static_build
 
+        fig_dict = house_style(fig_dict)
+
         # The static book renders only the div; MyST-NB would warn about the JSON type.
         bundle = {} if is_static_build() else PlotlyRenderer(config={"displaylogo": False}).to_mimebundle(fig_dict)
         meta = (fig_dict.get("layout") or {}).get("meta") or {}
@@ -71,6 +73,54 @@ class BookRenderer(MimetypeRenderer):
         label = f' role="img" aria-label="{html.escape(alt)}"' if alt else ""
         bundle["text/html"] = f'<div class="quinebook-plotly"{label}>{div}</div>'
         return bundle
+
+
+def house_style(fig_dict: dict) -> dict:
+    """The book's layout rules, applied to every figure as it is shown (so no chapter has to remember them).
+
+    * A log axis is labelled at whole decades only (1e-3, 1e-2, ...), written as powers: the minor ticks'
+      labels overlapped.
+    * No fixed width: a figure fills the column on a desktop and shrinks on a phone.
+    * Long titles get a smaller font instead of running off a phone's screen.
+    """
+    layout = dict(fig_dict.get("layout") or {})
+    for key, axis in list(layout.items()):
+        if (key.startswith("xaxis") or key.startswith("yaxis")) and isinstance(axis, dict) and axis.get("type") == "log":
+            axis = dict(axis)
+            if _decades(fig_dict, key) >= 2:  # over a narrower range plotly's own ticks say more
+                axis.setdefault("dtick", 1)
+            axis.setdefault("exponentformat", "power")
+            layout[key] = axis
+    layout.pop("width", None)
+    layout["autosize"] = True
+    title = layout.get("title")
+    text = title.get("text", "") if isinstance(title, dict) else (title or "")
+    if len(text) > 60:
+        title = dict(title) if isinstance(title, dict) else {"text": text}
+        title.setdefault("font", {"size": 14})
+        layout["title"] = title
+    return {**fig_dict, "layout": layout}
+
+
+def _decades(fig_dict: dict, axis_key: str) -> float:
+    """How many decades the positive data drawn on one axis (``xaxis``, ``yaxis2``, ...) spans."""
+    import numpy as np
+
+    letter, suffix = axis_key[0], axis_key[5:]
+    values = []
+    for trace in fig_dict.get("data") or []:
+        if (trace.get(f"{letter}axis") or letter) != letter + suffix:
+            continue
+        data = trace.get(letter)
+        if data is None:
+            continue
+        try:
+            arr = np.asarray(data, dtype=float).ravel()
+        except (TypeError, ValueError):
+            continue
+        values.append(arr[np.isfinite(arr) & (arr > 0)])
+    values = np.concatenate(values) if values else np.array([])
+    return float(np.log10(values.max() / values.min())) if values.size else 0.0
 
 
 def setup() -> None:
@@ -209,16 +259,26 @@ def layer_heatmaps(module, thetas: dict, *, vmax: float | None = None, suptitle:
     slots = layout(module)
     mats = [s for s in slots if len(s.shape) == 2]
     rows = len(thetas)
-    fig, axes = plt.subplots(rows, len(mats), figsize=(3.2 * len(mats), 2.9 * rows), squeeze=False)
+    from matplotlib.ticker import MaxNLocator
+
+    # constrained layout keeps titles, labels and the colour bar from running into each other
+    fig, axes = plt.subplots(rows, len(mats), figsize=(3.3 * len(mats), 3.0 * rows), squeeze=False,
+                             layout="constrained")
     if vmax is None:
         vmax = max(float(t.abs().max()) for t in thetas.values()) or 1.0
     for r, (label, theta) in enumerate(thetas.items()):
         for c, s in enumerate(mats):
             w = theta[s.start:s.stop].reshape(s.shape).detach().cpu().numpy()
-            im = axes[r, c].imshow(w, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto")
-            axes[r, c].set_title(f"{label}: {s.name} {s.shape[0]}×{s.shape[1]}", fontsize=9)
-            axes[r, c].set_xlabel("input unit")
-            axes[r, c].set_ylabel("output unit")
+            ax = axes[r, c]
+            im = ax.imshow(w, cmap=DIVERGING, vmin=-vmax, vmax=vmax, aspect="auto")
+            ax.set_title(f"{label}\n{s.name} ({s.shape[0]}×{s.shape[1]})", fontsize=9)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))  # units are whole numbers
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+            ax.tick_params(labelsize=8)
+            if r == rows - 1:
+                ax.set_xlabel("input unit", fontsize=9)
+            if c == 0:
+                ax.set_ylabel("output unit", fontsize=9)
     fig.colorbar(im, ax=axes, shrink=0.8, label="weight value")
     if suptitle:
         fig.suptitle(suptitle)

@@ -124,3 +124,39 @@ def test_reference_line_places_its_label_in_log10_units_on_a_log_axis():
         reference_line(fig, 1.0, axis="z")
     with pytest.raises(ValueError, match="position"):
         reference_line(fig, 1.0, axis="y", position="middle")
+
+
+def test_house_style_labels_decades_on_wide_log_axes_and_drops_fixed_widths():
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from quinelib.plots import house_style
+
+    fig = go.Figure(go.Scatter(x=np.arange(1, 50), y=np.logspace(-12, 0, 49)))
+    fig.add_trace(go.Scatter(x=[1, 2], y=[0.5, 0.9], xaxis="x2", yaxis="y2"))
+    fig.update_layout(yaxis_type="log", yaxis2=dict(type="log", anchor="x2"), width=560,
+                      title="A long title that would run off the screen of a phone held upright")
+    out = house_style(fig.to_dict())["layout"]
+    assert out["yaxis"]["dtick"] == 1 and out["yaxis"]["exponentformat"] == "power"  # 12 decades
+    assert "dtick" not in out["yaxis2"]  # less than one decade: plotly's own ticks
+    assert "width" not in out and out["autosize"] is True
+    assert out["title"]["font"]["size"] == 14
+    kept = go.Figure(go.Scatter(y=[1, 1e6]))
+    kept.update_layout(yaxis_type="log", yaxis_dtick=2)
+    assert house_style(kept.to_dict())["layout"]["yaxis"]["dtick"] == 2  # a chapter's own choice wins
+
+
+def test_layer_heatmaps_use_constrained_layout_and_integer_ticks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    m = q.QuineMLP(seed=0)
+    fig, axes = q.plots.layer_heatmaps(m, {"start": q.flatten(m), "twice": 2 * q.flatten(m)})
+    fig.canvas.draw()
+    assert fig.get_layout_engine().__class__.__name__ == "ConstrainedLayoutEngine"
+    for ax in axes.flat:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert all(float(t).is_integer() for t in ticks), ticks
+    plt.close(fig)

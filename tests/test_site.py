@@ -231,6 +231,18 @@ def test_no_code_or_output_block_scrolls_sideways(server, browser, chapter):
     page.close()
 
 
+def test_live_code_says_so_when_it_cannot_load(server, browser):
+    """Offline (as in this test, where nothing outside the site answers), Live Code explains itself instead of
+    staying on "Loading thebe from CDN..." for ever."""
+    page, _ = open_page(browser, f"{server}/{CHAPTERS[0]}")
+    page.route("**/*", lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_())
+    assert page.evaluate("() => typeof initThebe === 'function' && initThebe.quinebookWrapped === true")
+    page.evaluate("() => initThebe()")
+    page.wait_for_selector(".quinebook-thebe-message", timeout=20000)
+    assert "internet connection" in page.locator(".quinebook-thebe-message").inner_text()
+    page.close()
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_widget_standin_and_hidden_solution(server, browser, chapter):
     page, problems = open_page(browser, f"{server}/{chapter}")
