@@ -32,7 +32,7 @@ from torch.nn import functional as fn
 from .checks import QuineInputError, check_sizes, check_theta
 from .index_quine import ACTIVATIONS
 from .params import assign_, flatten, layout
-from .solvers import SolveResult, _progress, make_optimiser
+from .solvers import SolveResult, make_optimiser, progress_bar
 
 __all__ = ["AuxQuine", "accuracy", "aux_objective", "train_aux", "train_aux_paper", "confusion_matrix"]
 
@@ -249,7 +249,7 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
 
     record(0)
     res.stop_reason = f"reached max_iter = {max_iter}"
-    for k in _progress(range(1, max_iter + 1), progress, what):
+    for k in progress_bar(range(1, max_iter + 1), progress, what):
         before = theta.detach().clone()
         loss = opt.step(closure)
         if not (torch.isfinite(theta).all() and torch.isfinite(loss)):
@@ -301,7 +301,7 @@ def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: i
     res.stop_reason = f"reached epochs = {epochs}"
     img_order = torch.randperm(len(xtr), generator=gen)
     pos = 0
-    for epoch in _progress(range(1, epochs + 1), progress, "paper-style"):
+    for epoch in progress_bar(range(1, epochs + 1), progress, "paper-style"):
         for c in torch.randperm(probe.P, generator=gen).split(batch_size):
             target = flatten(probe)[c]  # detached: a constant, as in the paper
             idx = img_order[pos:pos + batch_size]

@@ -36,9 +36,9 @@ from .checks import QuineInputError, check_positive
 from .params import as_function
 from .solvers import (
     SolveResult,
-    _progress,
     batched_levenberg_marquardt,
     levenberg_marquardt,
+    progress_bar,
     resolve,
 )
 
@@ -115,7 +115,7 @@ def _solve_reduced(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter:
     best = (float("inf"), theta_start)
     res.stop_reason = f"no exact non-trivial fixed point after {restarts + 1} starts"
     res.extra["starts"] = 0
-    for attempt in _progress(range(restarts + 1), progress, "exact solver"):
+    for attempt in progress_bar(range(restarts + 1), progress, "exact solver"):
         start = theta_start if attempt == 0 else scale * torch.randn(theta_start.shape, generator=gen,
                                                                      dtype=theta_start.dtype)
         with torch.no_grad():
@@ -360,7 +360,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     def is_new(theta):
         return _is_known(theta, known, same) is None
 
-    for attempt in _progress(range(restarts + 1), progress, "exact solver"):
+    for attempt in progress_bar(range(restarts + 1), progress, "exact solver"):
         if attempt == 0:
             theta = theta_start
         else:
@@ -484,7 +484,7 @@ def find_quines(model, inputs, *, starts: int = 20, box: float = 1.0, seed: int 
     t0 = time.perf_counter()
     u0 = box * (2 * torch.rand(starts, readout.shape[0], generator=gen, dtype=readout.dtype) - 1)
     u = batched_levenberg_marquardt(lambda v: G(v) - v, u0, iterations=max_iter, damping=1e-3, rtol=min(rtol, 1e-13))
-    for theta in _progress(lift(u), progress, "census"):
+    for theta in progress_bar(lift(u), progress, "census"):
         with torch.no_grad():
             r = float((F(theta) - theta).norm())
         n = float(theta.norm())

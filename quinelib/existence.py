@@ -26,7 +26,7 @@ from .checks import QuineInputError
 from .exact import find_quines, readout_reduction
 from .models import QuineMLP, probe_input
 from .params import as_function
-from .solvers import _progress
+from .solvers import progress_bar
 
 __all__ = ["reduced_map", "lipschitz_bound", "lipschitz_estimate", "critical_alpha", "census"]
 
@@ -106,7 +106,7 @@ def census(alphas, seeds, *, in_features: int = 8, hidden=(20, 20, 20), starts: 
     Lipschitz estimate and the rigorous bound of the reduced map at that alpha."""
     rows = []
     grid = [(s, float(a)) for s in seeds for a in alphas]
-    for s, a in _progress(grid, progress, "census"):
+    for s, a in progress_bar(grid, progress, "census"):
         t0 = time.perf_counter()
         model, z = QuineMLP(in_features, hidden, alpha=a, seed=s), probe_input(in_features, seed=s)
         found = find_quines(model, z, starts=starts, seed=s, max_iter=max_iter)

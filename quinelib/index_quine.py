@@ -19,7 +19,7 @@ from torch import nn
 
 from .checks import QuineInputError, check_sizes
 from .params import as_function, flatten, layout
-from .solvers import SolveResult, _progress, make_optimiser
+from .solvers import SolveResult, make_optimiser, progress_bar
 
 __all__ = ["IndexQuine", "ACTIVATIONS", "OBJECTIVES", "train_paper", "train_lbfgs"]
 
@@ -124,7 +124,7 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     t0 = time.perf_counter()
     _record_epoch(res, F, theta.detach(), t0, 0)
     res.stop_reason = f"reached epochs = {epochs}"
-    for epoch in _progress(range(1, epochs + 1), progress, label):
+    for epoch in progress_bar(range(1, epochs + 1), progress, label):
         for c in torch.randperm(model.P, generator=gen).split(batch_size):
             loss = ((f(theta, c) - theta.detach()[c]) ** 2).sum()
             opt.zero_grad()
@@ -182,7 +182,7 @@ def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | 
     t0 = time.perf_counter()
     _record_epoch(res, F, theta.detach(), t0, 0)
     res.stop_reason = f"reached max_iter = {max_iter}"
-    for k in _progress(range(1, max_iter + 1), progress, "L-BFGS"):
+    for k in progress_bar(range(1, max_iter + 1), progress, "L-BFGS"):
         opt.step(closure)
         if not torch.isfinite(theta).all():
             res.stop_reason = f"diverged: theta is not finite at iteration {k}"

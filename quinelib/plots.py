@@ -114,6 +114,10 @@ def _decades(fig_dict: dict, axis_key: str) -> float:
         data = trace.get(letter)
         if data is None:
             continue
+        if isinstance(data, dict) and "bdata" in data:  # plotly 6 stores numpy arrays as base64 typed arrays
+            import base64
+
+            data = np.frombuffer(base64.b64decode(data["bdata"]), dtype=np.dtype(data.get("dtype", "f8")))
         try:
             arr = np.asarray(data, dtype=float).ravel()
         except (TypeError, ValueError):

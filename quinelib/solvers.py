@@ -21,7 +21,7 @@ from .checks import QuineInputError, check_positive, check_theta
 from .params import as_function, flatten
 
 __all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate", "train", "levenberg_marquardt",
-           "make_optimiser", "nontrivial_floor", "batched_levenberg_marquardt"]
+           "make_optimiser", "nontrivial_floor", "batched_levenberg_marquardt", "progress_bar"]
 
 
 @dataclass
@@ -135,7 +135,8 @@ def spectrum(F: Callable, theta: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvals(jacobian(F, theta))
 
 
-def _progress(iterable, enabled: bool, desc: str):
+def progress_bar(iterable, enabled: bool, desc: str):
+    """``iterable`` with a tqdm progress bar labelled ``desc`` when ``enabled`` (and not in the static book)."""
     from .widgets import is_static_build
 
     # No progress bars in the static book: they would be dead widgets there.
@@ -170,7 +171,7 @@ def newton(F, theta0=None, *, inputs=None, max_iter: int = 50, atol: float = 1e-
         g = F(theta) - theta
     res._record(theta, float(g.norm()), t0)
     res.stop_reason = f"reached max_iter = {max_iter}"
-    for k in _progress(range(1, max_iter + 1), progress, "Newton"):
+    for k in progress_bar(range(1, max_iter + 1), progress, "Newton"):
         r = res.residuals[-1]
         if r <= atol or r <= rtol * res.theta_norms[-1]:
             res.converged, res.stop_reason = True, "converged"
@@ -222,7 +223,7 @@ def regenerate(F, theta0=None, *, inputs=None, steps: int = 100, atol: float = 0
         out = F(theta)
         res._record(theta, float((out - theta).norm()), t0)
         res.stop_reason = f"reached steps = {steps}"
-        for k in _progress(range(1, steps + 1), progress, "regeneration"):
+        for k in progress_bar(range(1, steps + 1), progress, "regeneration"):
             if res.residuals[-1] <= atol:
                 res.converged, res.stop_reason = True, "converged"
                 break
@@ -296,7 +297,7 @@ def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = 
     t0 = time.perf_counter()
     res.stop_reason = f"reached steps = {steps}"
     last = theta.clone()
-    for k in _progress(range(steps + 1), progress, res.method):
+    for k in progress_bar(range(steps + 1), progress, res.method):
         if detach == "prediction":
             with torch.no_grad():
                 diff = F(param) - param
@@ -351,7 +352,7 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
     res._record(theta, r, t0)
     res.extra["damping"] = [mu]
     res.stop_reason = f"reached max_iter = {max_iter}"
-    for k in _progress(range(1, max_iter + 1), progress, "Levenberg-Marquardt"):
+    for k in progress_bar(range(1, max_iter + 1), progress, "Levenberg-Marquardt"):
         if r <= rtol * res.theta_norms[-1]:
             res.converged, res.stop_reason = True, "converged"
             break

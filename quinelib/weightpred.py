@@ -367,13 +367,13 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
 def _fit(model: nn.Module, method: str, step_loss, *, steps: int, batch: int, lr: float,
          progress: bool) -> TrainRecord:
     """Adam with a cosine schedule on ``step_loss()`` (fresh data each call); stops on a non-finite loss."""
-    from .solvers import _progress
+    from .solvers import progress_bar
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rec = TrainRecord(method=method)
     t0 = time.perf_counter()
     rec.stop_reason = f"reached steps = {steps}"
-    for step in _progress(range(steps), progress, method):
+    for step in progress_bar(range(steps), progress, method):
         _schedule(opt, lr, step, steps)
         value = step_loss()
         if not torch.isfinite(value):

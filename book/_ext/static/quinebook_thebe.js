@@ -43,9 +43,9 @@
     window.initThebe = wrapped;
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", wrap);
-  } else {
-    wrap();
-  }
+  // sphinx-thebe's script may arrive before or after this one: try now, when the page is parsed, and when
+  // everything has loaded (wrapping twice is prevented by the flag).
+  wrap();
+  document.addEventListener("DOMContentLoaded", wrap);
+  window.addEventListener("load", wrap);
 })();
