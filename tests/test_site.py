@@ -236,7 +236,8 @@ def test_live_code_says_so_when_it_cannot_load(server, browser):
     staying on "Loading thebe from CDN..." for ever."""
     page, _ = open_page(browser, f"{server}/{CHAPTERS[0]}")
     page.route("**/*", lambda route: route.abort() if "127.0.0.1" not in route.request.url else route.continue_())
-    assert page.evaluate("() => typeof initThebe === 'function' && initThebe.quinebookWrapped === true")
+    page.wait_for_function("() => typeof initThebe === 'function' && initThebe.quinebookWrapped === true",
+                           timeout=20000)
     # the theme's "Live Code" button calls initThebeSBT, which adds the launch button and calls initThebe
     page.evaluate("() => (typeof initThebeSBT === 'function' ? initThebeSBT : initThebe)()")
     page.wait_for_selector(".quinebook-thebe-message", timeout=20000)

@@ -48,4 +48,13 @@
   wrap();
   document.addEventListener("DOMContentLoaded", wrap);
   window.addEventListener("load", wrap);
+  // a long page can still be parsing when sphinx-thebe's async script has run: check a few times a second
+  var tries = 0;
+  var timer = setInterval(function () {
+    wrap();
+    tries += 1;
+    if ((window.initThebe && window.initThebe.quinebookWrapped) || tries > 150) {
+      clearInterval(timer);
+    }
+  }, 200);
 })();
