@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .notebook import timer
+
 __all__ = ["Budget", "BUDGETS", "REFERENCE", "reference_workload", "reference_time", "cost_in_units",
            "budget_seconds", "budget_report", "busy_processes"]
 
@@ -106,13 +108,7 @@ def reference_time(repeats: int = 3) -> float:
     """t_ref on this machine: the best of ``repeats`` timed runs of the reference workload, after a warm-up."""
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a whole number >= 1, got {repeats!r}")
-    reference_workload()
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        reference_workload()
-        best = min(best, time.perf_counter() - t0)
-    return best
+    return timer(reference_workload, repeats)
 
 
 def cost_in_units(seconds: float, t_ref: float) -> float:
