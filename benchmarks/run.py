@@ -317,8 +317,8 @@ def main(argv=None) -> int:
         ok = units <= limit
         margin = 100 * (1 - units / limit)
         if not ok:
-            over.append(f"{stem} ({'smoke' if smoke else 'default'}: {units:.0f} > {limit:g} units)")
-        rows.append(f"| {stem} | {'smoke' if smoke else 'default'} | {seconds:.1f} | {units:.0f} | {limit:g} | "
+            over.append(f"{stem} ({'smoke' if smoke else 'default'}: {units:.1f} > {limit:g} units)")
+        rows.append(f"| {stem} | {'smoke' if smoke else 'default'} | {seconds:.1f} | {units:.1f} | {limit:g} | "
                     f"{budgets.budget_seconds(chapter, smoke):.0f} | {margin:.0f} % | "
                     f"{'ok' if ok else 'OVER BUDGET'} |")
     os.environ.clear()

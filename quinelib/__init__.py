@@ -24,7 +24,7 @@ One module per idea, in the order the book needs them:
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
-from . import budgets, existence, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from . import budgets, exercise, existence, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
 from .exact import QuineCensus, find_quines, readout_reduction, solve_exact, stability

@@ -5,8 +5,16 @@
 A solution is a code cell tagged ``solution``.  Its copy keeps the cell's
 position and tags other than ``solution``/``hide-cell`` (so the exercise
 still reads in order), and holds a comment with the hint from the cell's
-``metadata["hint"]`` (or a generic one), then ``...``, so the notebook still
-runs from top to bottom.  The copies are validated with nbformat.
+``metadata["hint"]`` (or a generic one), then the stub from
+``metadata["stub"]``: the answers' names set to ``...``, for the
+participant to fill in (or a bare ``...``).
+
+The check cell after it (tagged ``check``, see ``quinelib.exercise``) stays
+as it is, so the participant learns whether the answer is right; in the
+copy it is also tagged ``raises-exception``, so that a notebook whose
+exercises are not done yet still runs from top to bottom (Jupyter, nbclient
+and papermill go on past a cell with that tag).  The copies are validated
+with nbformat.
 """
 
 from __future__ import annotations
@@ -28,12 +36,17 @@ def student_copy(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, int]
     replaced = 0
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and "check" in tags and "raises-exception" not in tags:
+            cell.metadata["tags"] = tags + ["raises-exception"]
+            cell.outputs, cell.execution_count = [], None
         if cell.cell_type != "code" or "solution" not in tags:
             continue
         hint = cell.metadata.get("hint", GENERIC_HINT)
-        cell.source = f"# Your turn: write your solution here.\n# Hint: {hint}\n..."
+        stub = cell.metadata.get("stub", "...")
+        cell.source = f"# Your turn: write your solution here.\n# Hint: {hint}\n{stub}"
         cell.metadata["tags"] = [t for t in tags if t not in ("solution", "hide-cell", "hide-input")] + ["exercise"]
         cell.metadata.pop("hint", None)
+        cell.metadata.pop("stub", None)
         cell.outputs, cell.execution_count = [], None
         replaced += 1
     nbformat.validate(nb)

@@ -28,6 +28,14 @@ def test_reference_time_is_positive_and_checks_repeats():
             budgets.reference_time(repeats=bad)
 
 
+def test_reference_time_runs_a_fresh_interpreter_and_says_when_it_fails(monkeypatch):
+    # t_ref includes a fresh interpreter's start-up and imports, as every chapter's kernel pays them
+    assert "import torch, plotly.graph_objects, quinelib" in budgets.STARTUP_AND_WORKLOAD
+    monkeypatch.setattr(budgets, "STARTUP_AND_WORKLOAD", "raise SystemExit('no workload here')")
+    with pytest.raises(RuntimeError, match="no workload here"):
+        budgets.reference_time(repeats=1)
+
+
 def test_cost_in_units_and_budget_seconds():
     assert budgets.cost_in_units(30.0, 0.5) == 60.0
     for bad in (0, -1.0, float("nan")):

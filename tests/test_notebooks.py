@@ -53,6 +53,14 @@ def test_notebook_is_stored_clean_and_parameterised(path):
     assert len(solutions) >= exercises, "every exercise needs a solution cell"
     assert all("hide-cell" in c.metadata["tags"] and c.metadata.get("hint") for c in solutions), \
         "solutions are hidden in the book (hide-cell) and carry a hint for the student copies"
+    # every solution is followed by its check cell, and carries the stub the student copy gets
+    for i, c in enumerate(code):
+        if "solution" in c.metadata.get("tags", []):
+            assert i + 1 < len(code) and "check" in code[i + 1].metadata.get("tags", []), \
+                f"{path.name}: the solution '{c.source.splitlines()[0]}' has no check cell after it"
+            assert "..." in c.metadata.get("stub", ""), "a solution carries a stub with the placeholder '...'"
+            assert "answered(" in code[i + 1].source and "check(" in code[i + 1].source
+            assert "assert " not in code[i + 1].source, "a check cell says what is wrong with check(), not assert"
 
 
 def test_chapter_1_runs_through_papermill_with_other_parameters(tmp_path):

@@ -1,19 +1,22 @@
-"""make student: copies of the notebooks with solutions replaced by a stub and a hint."""
+"""make student: copies of the notebooks with solutions replaced by a stub and a hint, and the checks kept."""
 
 from pathlib import Path
 
 import nbformat
+import pytest
 
-from quinelib.student import main
+import quinelib as q
+from quinelib.exercise import NotAnswered, WrongAnswer, answered, check, passed
+from quinelib.student import main, student_copy
 
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
-def test_student_copies_hide_every_solution(tmp_path, capsys):
+def test_student_copies_hide_every_solution_and_keep_every_check(tmp_path, capsys):
     assert main([str(tmp_path / "student")]) == 0
-    originals = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert originals
-    for path in originals:
+    assert NOTEBOOKS
+    for path in NOTEBOOKS:
         orig = nbformat.read(path, as_version=4)
         copy = nbformat.read(tmp_path / "student" / path.name, as_version=4)
         nbformat.validate(copy)
@@ -24,14 +27,74 @@ def test_student_copies_hide_every_solution(tmp_path, capsys):
         assert not any("solution" in c.metadata.get("tags", []) for c in copy.cells)
         text = "\n".join(c.source for c in copy.cells)
         for sol, stub in zip(solutions, stubs):
-            assert "Hint:" in stub.source and stub.source.rstrip().endswith("...")
-            assert sol.metadata["hint"] in stub.source
+            assert "Hint:" in stub.source and sol.metadata["hint"] in stub.source
+            assert stub.source.rstrip().endswith(sol.metadata["stub"].rstrip())
             # the solution's own lines (not comments, and not lines such as ")" that any formatted cell has)
             body = [line for line in sol.source.splitlines()
                     if len(line.strip()) >= 12 and not line.lstrip().startswith("#")]
             assert not any(line in text for line in body[-3:]), "solution code leaked into the student copy"
-        # everything that is not a solution is unchanged
+        # everything that is not a solution is unchanged; check cells may raise in the copy
         for a, b in zip(orig.cells, copy.cells):
             if "solution" not in a.metadata.get("tags", []):
                 assert a.source == b.source
+            if "check" in a.metadata.get("tags", []):
+                assert "raises-exception" in b.metadata["tags"]
     assert "solution(s) replaced" in capsys.readouterr().out
+
+
+def _exercises():
+    for path in NOTEBOOKS:
+        cells = nbformat.read(path, as_version=4).cells
+        for i, c in enumerate(cells):
+            if "solution" in c.metadata.get("tags", []):
+                yield pytest.param(c, cells[i + 1], id=f"{path.stem}:{c.source.splitlines()[0][12:50]}")
+
+
+@pytest.mark.parametrize("solution, check_cell", list(_exercises()))
+def test_a_stub_fails_its_check_with_a_readable_message(solution, check_cell):
+    """The student copy's stub, run before the check cell, gives NotAnswered naming the answers to write."""
+    copy, _ = student_copy(nbformat.v4.new_notebook(cells=[solution, check_cell]))
+    namespace = {"q": q}
+    exec(compile(copy.cells[0].source, "<stub>", "exec"), namespace)
+    with pytest.raises(NotAnswered, match=r"Not answered yet: `\w+`") as err:
+        exec(compile(copy.cells[1].source, "<check>", "exec"), namespace)
+    assert "Write your solution in the cell above" in str(err.value)
+
+
+def test_exercise_helpers_say_what_is_wrong(capsys):
+    answered(x=1.0, y={"a": 2})
+    with pytest.raises(NotAnswered, match="`x`, `z` still hold"):
+        answered(x=..., y=[1], z={"a": ...})
+    with pytest.raises(ValueError, match="needs the answers"):
+        answered()
+    check(True, "fine")
+    with pytest.raises(WrongAnswer, match="Not yet: the size should be 3."):
+        check(2 == 3, "the size should be 3")
+    with pytest.raises(ValueError, match="message"):
+        check(True, "")
+    passed("all good")
+    assert "✓ Right: all good." in capsys.readouterr().out
+    assert issubclass(NotAnswered, AssertionError) and issubclass(WrongAnswer, AssertionError)
+
+
+def test_a_student_copy_runs_top_to_bottom_and_its_checks_say_not_answered():
+    """Chapter 2's student copy, executed as a participant would before answering anything.
+
+    nbclient (what Jupyter and papermill run on) goes on past a cell tagged ``raises-exception``; smoke mode
+    comes from QUINEBOOK_SMOKE, which conftest.py sets and the kernel inherits.
+    """
+    from nbclient import NotebookClient
+
+    path = ROOT / "notebooks" / "02_normalisation_fix.ipynb"
+    copy, n = student_copy(nbformat.read(path, as_version=4))
+    NotebookClient(copy, kernel_name="python3", timeout=600,
+                   resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    checks = [c for c in copy.cells if "check" in c.metadata.get("tags", [])]
+    assert len(checks) == n >= 2
+    for c in checks:
+        errors = [o for o in c.outputs if o.output_type == "error"]
+        assert len(errors) == 1 and errors[0].ename == "NotAnswered", c.outputs
+        assert "Not answered yet" in errors[0].evalue
+    # the cells after the exercises still ran, down to the last one (the budget report)
+    last = [c for c in copy.cells if c.cell_type == "code"][-1]
+    assert "reference units" in "".join(o.get("text", "") for o in last.outputs)
