@@ -40,6 +40,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .notebook import timer
+
 __all__ = ["Budget", "BUDGETS", "REFERENCE", "STARTUP_AND_WORKLOAD", "reference_workload", "reference_time", "cost_in_units",
            "budget_seconds", "budget_report", "busy_processes"]
 
@@ -148,15 +150,13 @@ def reference_time(repeats: int = 3) -> float:
     """
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise ValueError(f"repeats must be a whole number >= 1, got {repeats!r}")
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+    def run_once():
         done = subprocess.run([sys.executable, "-c", STARTUP_AND_WORKLOAD], capture_output=True, text=True)
-        elapsed = time.perf_counter() - t0
         if done.returncode != 0:
             raise RuntimeError(f"the reference workload failed in a fresh interpreter:\n{done.stderr[-2000:]}")
-        best = min(best, elapsed)
-    return best
+
+    return timer(run_once, repeats, warmup=False)  # each run is cold by construction
 
 
 def cost_in_units(seconds: float, t_ref: float) -> float:

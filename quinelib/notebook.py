@@ -23,11 +23,12 @@ def env_flag(name: str, default: bool = False) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def timer(fn: Callable[[], object], repeats: int = 5) -> float:
-    """Best wall-clock time of ``repeats`` calls of ``fn`` (after one warm-up call)."""
+def timer(fn: Callable[[], object], repeats: int = 5, warmup: bool = True) -> float:
+    """Best wall-clock time of ``repeats`` calls of ``fn`` (after one warm-up call, unless ``warmup`` is false)."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    fn()
+    if warmup:
+        fn()
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
