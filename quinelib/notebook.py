@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["env_flag", "timer", "bench_file"]
+__all__ = ["env_flag", "timer", "bench_file", "bench_results"]
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -40,3 +40,21 @@ def timer(fn: Callable[[], object], repeats: int = 5, warmup: bool = True) -> fl
 def bench_file(chapter: int) -> Path:
     """``benchmarks/results/chapterN.md``, the table ``make bench`` writes for chapter N."""
     return Path(__file__).resolve().parents[1] / "benchmarks" / "results" / f"chapter{int(chapter)}.md"
+
+
+def bench_results(chapter: int, *, collapsed: str | None = None):
+    """What ``make bench`` measured for chapter N, to ``display``: its table as Markdown, or a note saying how
+    to produce it.  With ``collapsed`` (a title), the book's static page shows the table behind a dropdown
+    of that title (a long table); a running notebook shows it plainly (Jupyter does not read MyST)."""
+    from IPython.display import Markdown
+
+    from .widgets import is_static_build
+
+    path = bench_file(chapter)
+    if not path.is_file():
+        return Markdown(f"`{path.name}` not found: run `make bench` to produce it.")
+    text = path.read_text()
+    if collapsed and is_static_build():
+        fence = "`" * 4  # the table's own text may hold three backticks
+        text = f"{fence}{{dropdown}} {collapsed}\n{text}\n{fence}"
+    return Markdown(text)

@@ -78,28 +78,66 @@ class BookRenderer(MimetypeRenderer):
 def house_style(fig_dict: dict) -> dict:
     """The book's layout rules, applied to every figure as it is shown (so no chapter has to remember them).
 
-    * A log axis is labelled at whole decades only (1e-3, 1e-2, ...), written as powers: the minor ticks'
-      labels overlapped.
+    * A log axis is labelled at whole decades only (1e-3, 1e-2, ...; every k-th decade when it spans more
+      than 8), written as powers: the minor ticks' labels overlapped.
     * No fixed width: a figure fills the column on a desktop and shrinks on a phone.
-    * Long titles get a smaller font instead of running off a phone's screen.
+    * A long title gets a smaller font and two lines instead of running off a phone's screen.
+    * A legend (two entries or more) sits below the plot in rows, unless the figure places its own.
     """
     layout = dict(fig_dict.get("layout") or {})
     for key, axis in list(layout.items()):
         if (key.startswith("xaxis") or key.startswith("yaxis")) and isinstance(axis, dict) and axis.get("type") == "log":
             axis = dict(axis)
-            if _decades(fig_dict, key) >= 2:  # over a narrower range plotly's own ticks say more
-                axis.setdefault("dtick", 1)
+            decades = _decades(fig_dict, key)
+            if decades >= 2:  # over a narrower range plotly's own ticks say more
+                # every decade up to 8 of them; beyond, every 2nd, 3rd, ... (21 labels overlapped on a phone)
+                axis.setdefault("dtick", max(1, math.ceil(decades / 8)))
             axis.setdefault("exponentformat", "power")
             layout[key] = axis
     layout.pop("width", None)
     layout["autosize"] = True
+    if "legend" not in layout and _legend_entries(fig_dict) >= 2:
+        # Below the plot, in rows: a legend on the right took up to 40 % of a desktop page's width and most of a
+        # phone's.  Anchored to the figure's bottom edge (yref "container"), so plotly makes room for it
+        # instead of drawing it over the x-axis title.
+        layout["legend"] = {"orientation": "h", "x": 0, "xanchor": "left", "yref": "container", "y": 0,
+                            "yanchor": "bottom"}
     title = layout.get("title")
     text = title.get("text", "") if isinstance(title, dict) else (title or "")
-    if len(text) > 60:
+    if len(text) > 36:  # plotly's 17-px title font fits about 40 characters on a phone held upright
         title = dict(title) if isinstance(title, dict) else {"text": text}
         title.setdefault("font", {"size": 14})
+        if len(text) > 44:
+            title["text"] = _two_lines(text)
+            # hung from the figure's top edge (plotly anchors a two-line title at its first line's baseline,
+            # which drew that line above the figure, cut off), with the plot pushed down to make room
+            for key, value in (("yref", "container"), ("y", 1), ("yanchor", "top"), ("pad", {"t": 20}),
+                               ("automargin", True)):
+                title.setdefault(key, value)
         layout["title"] = title
     return {**fig_dict, "layout": layout}
+
+
+def _two_lines(text: str) -> str:
+    """A long title broken at the space nearest its middle (plotly does not wrap titles; on a phone the end
+    ran off the screen).  Titles with a line break of their own are kept."""
+    if "<br" in text:
+        return text
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    if not spaces:
+        return text
+    cut = min(spaces, key=lambda i: abs(i - len(text) / 2))
+    return text[:cut] + "<br>" + text[cut + 1:]
+
+
+def _legend_entries(fig_dict: dict) -> int:
+    """How many traces the legend of a figure lists (plotly's default hides it for a single trace)."""
+    traces = fig_dict.get("data") or []
+    if (fig_dict.get("layout") or {}).get("showlegend") is False:
+        return 0
+    shown = [t for t in traces if t.get("showlegend", True) is not False and t.get("type", "scatter") != "heatmap"]
+    groups = {t.get("legendgroup") or id(t) for t in shown}
+    return len(groups)
 
 
 def _decades(fig_dict: dict, axis_key: str) -> float:

@@ -63,6 +63,39 @@ def test_notebook_is_stored_clean_and_parameterised(path):
             assert "assert " not in code[i + 1].source, "a check cell says what is wrong with check(), not assert"
 
 
+FIGURE_CALL = re.compile(r"\.show\(\)|\bexplorer\(|\blayer_heatmaps\(")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_figure_cell_carries_a_caption_and_the_checks_are_folded(path):
+    """A cell that shows a figure (outside the solutions) names it and captions it for the book's numbered
+    figures; a cell of checks (asserts and glue only) is collapsed behind "Show the checks"."""
+    import ast
+
+    nb = nbformat.read(path, as_version=4)
+    names = []
+    for c in nb.cells:
+        if c.cell_type != "code" or {"solution", "check"} & set(c.metadata.get("tags", [])):
+            continue
+        figure = c.metadata.get("mystnb", {}).get("figure")
+        if FIGURE_CALL.search(c.source):
+            assert figure and len(figure.get("caption", "")) > 30, f"{c.id}: a figure without a caption"
+            assert re.fullmatch(rf"fig-ch{int(path.name[:2])}-[a-z0-9-]+", figure.get("name", "")), figure
+            names.append(figure["name"])
+        elif figure:
+            raise AssertionError(f"{c.id}: a caption on a cell that shows no figure")
+        if c.id == "colab" or "parameters" in c.metadata.get("tags", []):
+            continue
+        body = ast.parse(c.source).body
+        only_checks = body and all(
+            isinstance(n, ast.Assert) or isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+            and getattr(n.value.func, "id", None) == "glue" for n in body)
+        if only_checks and any(isinstance(n, ast.Assert) for n in body):
+            assert "hide-cell" in c.metadata.get("tags", []), f"{c.id}: a cell of checks shown in the book"
+            assert c.metadata.get("mystnb", {}).get("code_prompt_show") == "Show the checks"
+    assert len(names) == len(set(names)), "two figures with one name"
+
+
 def test_chapter_1_runs_through_papermill_with_other_parameters(tmp_path):
     out = tmp_path / "01_out.ipynb"
     pm.execute_notebook(str(ROOT / "notebooks" / "01_zero_quine.ipynb"), str(out),

@@ -137,13 +137,34 @@ def test_house_style_labels_decades_on_wide_log_axes_and_drops_fixed_widths():
     fig.update_layout(yaxis_type="log", yaxis2=dict(type="log", anchor="x2"), width=560,
                       title="A long title that would run off the screen of a phone held upright")
     out = house_style(fig.to_dict())["layout"]
-    assert out["yaxis"]["dtick"] == 1 and out["yaxis"]["exponentformat"] == "power"  # 12 decades
+    assert out["yaxis"]["dtick"] == 2 and out["yaxis"]["exponentformat"] == "power"  # 12 decades: every 2nd
+    six = go.Figure(go.Scatter(y=np.logspace(-6, 0, 7)))
+    assert house_style(six.update_layout(yaxis_type="log").to_dict())["layout"]["yaxis"]["dtick"] == 1
     assert "dtick" not in out["yaxis2"]  # less than one decade: plotly's own ticks
     assert "width" not in out and out["autosize"] is True
     assert out["title"]["font"]["size"] == 14
+    first, second = out["title"]["text"].split("<br>")  # two lines of about the same length
+    assert abs(len(first) - len(second)) < 12 and out["title"]["automargin"] is True
+    assert out["title"]["yref"] == "container"  # both lines inside the figure
     kept = go.Figure(go.Scatter(y=[1, 1e6]))
     kept.update_layout(yaxis_type="log", yaxis_dtick=2)
     assert house_style(kept.to_dict())["layout"]["yaxis"]["dtick"] == 2  # a chapter's own choice wins
+
+
+def test_house_style_puts_legends_below_the_plot():
+    import plotly.graph_objects as go
+
+    from quinelib.plots import house_style
+
+    two = go.Figure([go.Scatter(y=[1, 2], name="a"), go.Scatter(y=[2, 1], name="b")])
+    legend = house_style(two.to_dict())["layout"]["legend"]
+    assert legend["orientation"] == "h" and legend["yref"] == "container" and legend["y"] == 0
+    one = go.Figure(go.Scatter(y=[1, 2], name="a"))  # plotly shows no legend for one trace
+    assert "legend" not in house_style(one.to_dict())["layout"]
+    hidden = go.Figure([go.Scatter(y=[1, 2]), go.Scatter(y=[2, 1], showlegend=False)])
+    assert "legend" not in house_style(hidden.to_dict())["layout"]
+    own = go.Figure([go.Scatter(y=[1, 2]), go.Scatter(y=[2, 1])], layout={"legend": {"x": 0.5}})
+    assert house_style(own.to_dict())["layout"]["legend"] == {"x": 0.5}  # a chapter's own placement wins
 
 
 def test_layer_heatmaps_use_constrained_layout_and_integer_ticks():

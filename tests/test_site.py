@@ -133,6 +133,9 @@ def open_page(browser, url, width=1280):
     page.on("request", on_request)
     page.on("response", lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
     page.goto(url, wait_until="networkidle")
+    # A long chapter can still be parsing after the network is idle: a figure's caption, which comes after
+    # the figure, was not yet in the page.  Wait for the whole document.
+    page.wait_for_function("() => document.readyState === 'complete'", timeout=30000)
     # MathJax re-renders parts of the page (cell outputs too): let it finish first.
     page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
     page.wait_for_timeout(200)
@@ -234,8 +237,107 @@ def test_no_code_or_output_block_scrolls_sideways(server, browser, chapter):
         .filter(el => el.scrollWidth > el.clientWidth + 1)
         .map(el => el.innerText.split('\\n').reduce((a, b) => a.length > b.length ? a : b).slice(0, 80))""")
     assert not wide, f"{len(wide)} blocks scroll sideways, e.g. {wide[:3]}"
+    # tables printed by a cell (the bench's too, opened from their dropdowns) show their last column
+    tables = page.evaluate("""() => { document.querySelectorAll('details').forEach(d => { d.open = true; });
+        return [...document.querySelectorAll('div.cell_output table')].filter(t => t.scrollWidth > t.clientWidth + 1)
+            .map(t => `${t.scrollWidth} px in ${t.clientWidth}: ` + t.querySelector('tr').innerText.slice(0, 80)); }""")
+    assert not tables, f"tables wider than the column at 1280 px: {tables[:3]}"
     assert not problems
     page.close()
+
+
+MATHS_CLEARANCE_JS = """() => [...document.querySelectorAll('mjx-container[display="true"]')].map(box => {
+    // box scrolls (overflow: auto), so whatever of a glyph lies outside it is cut off: a transpose sign
+    // touching the top edge was drawn as a stroke.  Compare the characters' boxes with the box's own.
+    const b = box.getBoundingClientRect();
+    const cs = [...box.querySelectorAll('mjx-c')].map(c => c.getBoundingClientRect()).filter(r => r.height > 0);
+    if (!cs.length) return null;
+    return {tex: (box.textContent || '').slice(0, 40), above: Math.min(...cs.map(r => r.top)) - b.top,
+            below: b.bottom - Math.max(...cs.map(r => r.bottom)), scrolls: box.scrollWidth > box.clientWidth + 1};
+}).filter(x => x)"""
+
+
+@pytest.mark.parametrize("width", (1280, 390))
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_display_maths_is_not_clipped(server, browser, chapter, width):
+    """Every display equation has room above and below its characters inside its scroll box (2 px at least;
+    0 px once cut chapter 2's transpose to a stroke) and, at 1280 px, fits the column without scrolling
+    (chapter 4's loss equation once ran off the right edge).  On a phone a wide equation may scroll."""
+    page, problems = open_page(browser, f"{server}/{chapter}", width=width)
+    page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 20", timeout=20000)
+    boxes = page.evaluate(MATHS_CLEARANCE_JS)
+    page.close()
+    assert len(boxes) >= 3, "too few display equations found: is MathJax running?"
+    tight = [(b["tex"], round(b["above"], 1), round(b["below"], 1)) for b in boxes if min(b["above"], b["below"]) < 2]
+    assert not tight, f"display maths touching its box's edge (clipped): {tight[:4]}"
+    if width == 1280:
+        wide = [b["tex"] for b in boxes if b["scrolls"]]
+        assert not wide, f"display maths wider than the column at 1280 px: {wide[:4]}"
+    assert not problems
+
+
+FIGURES_JS = """() => [...document.querySelectorAll('.cell_output .quinebook-plotly, .cell_output img')]
+    .filter(el => !el.closest('.tag_solution'))  // a figure inside a hidden solution is part of the answer
+    .map(el => {
+        const fig = el.closest('figure');
+        const number = fig && fig.querySelector('figcaption .caption-number');
+        return {what: el.getAttribute('aria-label') || el.getAttribute('alt') || el.tagName,
+                number: number ? number.textContent.trim() : null,
+                caption: fig && fig.querySelector('figcaption') ? fig.querySelector('figcaption').innerText.trim() : ''};
+    })"""
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_figure_has_a_numbered_caption(server, browser, chapter):
+    """Plotly and matplotlib figures alike sit in a numbered figure ("Fig. 3.2") with a caption under it
+    (the cell's mystnb.figure metadata); the numbers follow the chapter's."""
+    page, problems = open_page(browser, f"{server}/{chapter}")
+    page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
+    figures = page.evaluate(FIGURES_JS)
+    chapter_number = str(int(chapter.split("/")[-1][:2]))  # notebooks/03_... is chapter 3 (the TOC numbers them)
+    page.close()
+    assert len(figures) >= 3
+    unnumbered = [f["what"][:60] for f in figures if not f["number"]]
+    assert not unnumbered, f"figures without a numbered caption: {unnumbered}"
+    numbers = [f["number"] for f in figures]
+    assert all(n.startswith(f"Fig. {chapter_number}.") for n in numbers), numbers
+    assert len(set(numbers)) == len(numbers), f"a figure number used twice: {numbers}"
+    assert all(len(f["caption"]) > len(f["number"]) + 20 for f in figures), "a caption with no words"
+    assert not problems
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_plotly_titles_and_legends_fit_a_phone(server, browser, chapter):
+    """At 390 px every plotly figure's title and legend lie inside the figure (titles once ran off the right
+    edge, a two-line title's first line off the top, and legends on the right took most of the width)."""
+    page, problems = open_page(browser, f"{server}/{chapter}", width=390)
+    page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
+    out = page.evaluate("""() => [...document.querySelectorAll('.quinebook-plotly .js-plotly-plot')].map(gd => {
+        const box = gd.getBoundingClientRect();
+        const parts = [...gd.querySelectorAll('.gtitle, .legend')].map(el => [el.classList[0], el.getBoundingClientRect()]);
+        return parts.filter(([, r]) => r.width > 0 && (r.left < box.left - 1 || r.right > box.right + 1
+                                                       || r.top < box.top - 1 || r.bottom > box.bottom + 1))
+            .map(([what, r]) => `${what} x ${Math.round(r.left - box.left)}..${Math.round(r.right - box.left)} of `
+                 + `${Math.round(box.width)} px, y ${Math.round(r.top - box.top)}..${Math.round(r.bottom - box.top)}: `
+                 + (gd.querySelector('.gtitle') || {}).textContent);
+    }).flat()""")
+    page.close()
+    assert not out, out[:4]
+    assert not problems
+
+
+def test_no_link_points_at_a_file_name_as_if_it_were_a_web_site(built_site):
+    """Linkify once turned `run.py` into http://run.py: no link's host may end like a file name."""
+    import re
+
+    _, html = built_site
+    bad = {}
+    for rel in _pages(html):
+        hosts = re.findall(r'href="https?://([^/"?#]+)', (html / rel).read_text())
+        odd = sorted({h for h in hosts if re.search(r"\.(py|md|txt|ipynb|yml|yaml|toml|json|sh|csv|pt)$", h)})
+        if odd:
+            bad[rel] = odd
+    assert not bad, bad
 
 
 def test_live_code_says_so_when_it_cannot_load(server, browser):
@@ -273,15 +375,22 @@ def test_widget_standin_and_hidden_solution(server, browser, chapter):
 
 
 def test_screenshots_for_a_person(built_site, server, browser):
-    """Desktop and phone screenshots of every page, saved under test-artifacts/ (not committed)."""
+    """Desktop and phone screenshots of every page, full length in slices, under test-artifacts/ (not
+    committed): page-1280-03.png is the fourth slice of the desktop view."""
     _, html = built_site
     ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("*.png"):
+        old.unlink()
     for rel in _pages(html):
-        for width, label in ((1280, "desktop"), (390, "phone")):
+        for width, slice_height in ((1280, 2400), (390, 2400)):
             page, _ = open_page(browser, f"{server}/{rel}", width=width)
-            path = ARTIFACTS / f"{rel.replace('/', '_').removesuffix('.html')}-{label}.png"
-            page.screenshot(path=str(path), full_page=False)
-            assert path.stat().st_size > 1000
+            height = page.evaluate("() => document.documentElement.scrollHeight")
+            stem = rel.replace("/", "_").removesuffix(".html")
+            for k, top in enumerate(range(0, height, slice_height)):
+                path = ARTIFACTS / f"{stem}-{width}-{k:02d}.png"
+                clip = dict(x=0, y=top, width=width, height=min(slice_height, height - top))
+                page.screenshot(path=str(path), full_page=True, clip=clip)
+                assert path.stat().st_size > 1000
             page.close()
 
 

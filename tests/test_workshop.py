@@ -1,0 +1,114 @@
+"""The workshop plan adds up: every block of book/workshop.md is computed from the chapters' time marks.
+
+Each ``## `` section of a chapter (Summary and Further reading aside) opens with one mark,
+
+    ⏱ *4 min; 12 min to here. Workshop: run live (3 min).*
+
+the section's minutes for a reader alone, the running total (which ends at the chapter's "Estimated time"),
+and the section's place on the workshop's core path (run live / show, with room minutes, or skip).  A chapter's
+block in the plan is framing + core path + exercises + debrief, with the lengths the plan states.
+"""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+MARK = re.compile(r"⏱ \*(\d+) min; (\d+) min to here\. Workshop: (?:(run live|show) \((\d+) min\)|skip \(homework\))\.\*")
+FRAMING, EXERCISE, DEBRIEF = 5, 10, 5  # minutes, as book/workshop.md states them
+UNMARKED = ("Summary", "Further reading")
+
+
+def sections(path):
+    """(title, minutes, total to here, role, room minutes) for every marked section of a chapter."""
+    out = []
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.split("\n")
+        for k, line in enumerate(lines):
+            if not line.startswith("## ") or line[3:] in UNMARKED:
+                continue
+            following = [ln for ln in lines[k + 1:k + 4] if ln.strip()]
+            assert following and MARK.fullmatch(following[0]), \
+                f"{path.name}: section '{line[3:]}' does not open with a time mark like '⏱ *4 min; 12 min to here. ...'"
+            m = MARK.fullmatch(following[0])
+            role = m.group(3) or "skip"
+            out.append((line[3:], int(m.group(1)), int(m.group(2)), role, int(m.group(4) or 0)))
+    return out
+
+
+def core_path(path):
+    return {role: [(t, room) for t, _, _, r, room in sections(path) if r == role] for role in ("run live", "show")}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_time_marks_add_up_to_the_chapters_estimated_time(path):
+    marks = sections(path)
+    assert len(marks) >= 5
+    total = 0
+    for title, minutes, to_here, role, room in marks:
+        total += minutes
+        assert to_here == total, f"{path.name}, '{title}': {to_here} min to here, but the sections so far add to {total}"
+        assert minutes >= 1 and (role == "skip") == (room == 0), title
+        assert room <= minutes, f"'{title}': more minutes in the room than alone"
+    text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+    estimated = int(re.search(r"\*\*Estimated time:\*\* (\d+) minutes", text).group(1))
+    assert total == estimated, f"{path.name}: the sections add to {total} min, the opening box says {estimated}"
+    assert any(t == "Explore" and r == "run live" for t, _, _, r, _ in marks), "the exercises' section is on the path"
+
+
+def _plan_tables():
+    """The plan's tables: {heading: [(start, end, block, core, run live, show), ...]}."""
+    text = (ROOT / "book" / "workshop.md").read_text()
+    tables, heading = {}, None
+    for line in text.splitlines():
+        if line.startswith("### "):
+            heading = line[4:].strip()
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        m = re.fullmatch(r"(\d):(\d\d) – (\d):(\d\d)", cells[0])
+        if m and heading:
+            assert len(cells) == 5, f"a plan row needs five columns: {line}"
+            h0, m0, h1, m1 = map(int, m.groups())
+            tables.setdefault(heading, []).append((60 * h0 + m0, 60 * h1 + m1, *cells[1:]))
+    return tables
+
+
+CHAPTER_OF = {"ch-zero-quine": "01", "ch-normalisation": "02", "ch-index-quine": "03", "ch-aux-quine": "04",
+              "ch-weight-prediction": "05"}
+
+
+@pytest.mark.parametrize("plan, length, exercises", [("Three hours", 180, 1), ("Ninety minutes", 90, 2)])
+def test_the_plan_is_built_from_the_chapters(plan, length, exercises):
+    rows = _plan_tables()[plan]
+    assert rows[0][0] == 0 and rows[-1][1] == length, f"the {plan.lower()} plan must run 0:00 to its end"
+    assert all(a[1] == b[0] for a, b in zip(rows, rows[1:])), "the blocks must follow each other without a gap"
+    chapters = 0
+    for start, end, block, core, run_live, show in rows:
+        label = re.search(r"\{ref\}`([\w-]+)`", block)
+        if not label:
+            continue
+        chapters += 1
+        path = next(p for p in NOTEBOOKS if p.name.startswith(CHAPTER_OF[label.group(1)]))
+        path_ = core_path(path)
+        minutes = sum(room for _, room in path_["run live"] + path_["show"])
+        assert core == f"{minutes} min", f"{plan}, {path.name}: the plan says {core}, the chapter's marks {minutes} min"
+        expected = FRAMING + minutes + exercises * EXERCISE + DEBRIEF
+        assert end - start == expected, (
+            f"{plan}, {path.name}: a {end - start}-minute block, but framing {FRAMING} + core path {minutes} + "
+            f"{exercises} × {EXERCISE} exercise + debrief {DEBRIEF} = {expected}")
+        if not run_live.startswith("as in the three-hour plan"):
+            listed = "; ".join(f"{t} ({room})" for t, room in path_["run live"])
+            assert run_live == listed, f"{plan}, {path.name}: the run-live column should read: {listed}"
+            assert show == "; ".join(f"{t} ({room})" for t, room in path_["show"]), f"{plan}, {path.name}: show"
+    assert chapters == (5 if plan == "Three hours" else 2)
+
+
+def test_the_plan_states_the_rhythm_the_test_uses():
+    text = " ".join((ROOT / "book" / "workshop.md").read_text().split())
+    for phrase in (f"**{FRAMING} minutes of framing**", f"**{EXERCISE} minutes on one \"Your turn\" exercise**",
+                   f"**a {DEBRIEF}-minute debrief**"):
+        assert phrase in text, phrase
