@@ -386,9 +386,11 @@ def test_screenshots_for_a_person(built_site, server, browser):
             page, _ = open_page(browser, f"{server}/{rel}", width=width)
             height = page.evaluate("() => document.documentElement.scrollHeight")
             stem = rel.replace("/", "_").removesuffix(".html")
-            for k, top in enumerate(range(0, height, slice_height)):
+            slices = max(1, round(height / slice_height))  # equal slices of about slice_height px
+            step = -(-height // slices)
+            for k, top in enumerate(range(0, height, step)):
                 path = ARTIFACTS / f"{stem}-{width}-{k:02d}.png"
-                clip = dict(x=0, y=top, width=width, height=min(slice_height, height - top))
+                clip = dict(x=0, y=top, width=width, height=min(step, height - top))
                 page.screenshot(path=str(path), full_page=True, clip=clip)
                 assert path.stat().st_size > 1000
             page.close()
@@ -513,6 +515,23 @@ def test_search_finds_pages(server, browser):
     assert page.locator("ul.search li").count() == 0
     assert not problems
     page.close()
+
+
+def test_no_empty_top_bar_on_a_desktop_and_one_search_field(server, browser):
+    """At 1280 px the theme's top bar, which held only a second search button, is gone; the sidebar's search
+    field is there and opens the search dialog.  On a phone the bar stays (it holds the menu's controls)."""
+    page, problems = open_page(browser, f"{server}/{CHAPTERS[0]}", width=1280)
+    assert page.evaluate("() => getComputedStyle(document.querySelector('#pst-header')).display") == "none"
+    field = page.locator(".bd-sidebar-primary .search-button-field")
+    assert field.count() == 1 and field.first.is_visible(), "the sidebar's search field is missing"
+    field.first.click()
+    page.wait_for_selector("dialog#pst-search-dialog[open] input[name=q]", state="visible", timeout=10000)
+    assert page.evaluate("() => document.activeElement && document.activeElement.name === 'q'"), "the box has no focus"
+    assert not problems
+    page.close()
+    phone, _ = open_page(browser, f"{server}/{CHAPTERS[0]}", width=390)
+    assert phone.evaluate("() => getComputedStyle(document.querySelector('#pst-header')).display") != "none"
+    phone.close()
 
 
 def test_navigation_and_numbering_follow_the_table_of_contents(built_site):

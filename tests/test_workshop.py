@@ -112,3 +112,18 @@ def test_the_plan_states_the_rhythm_the_test_uses():
     for phrase in (f"**{FRAMING} minutes of framing**", f"**{EXERCISE} minutes on one \"Your turn\" exercise**",
                    f"**a {DEBRIEF}-minute debrief**"):
         assert phrase in text, phrase
+
+
+def test_the_instructors_guide_answers_every_exercise_and_pen_and_paper_question():
+    """book/instructor.md has an answer key entry for each "Your turn" exercise and each pen-and-paper problem
+    of every chapter (found by their titles), and is in the table of contents after the plan."""
+    guide = " ".join((ROOT / "book" / "instructor.md").read_text().split())
+    toc = (ROOT / "_toc.yml").read_text()
+    assert toc.index("book/workshop") < toc.index("book/instructor"), "the guide follows the plan in the TOC"
+    for path in NOTEBOOKS:
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        exercises = re.findall(r"```\{admonition\} Your turn: (.+)", text)
+        problems = re.findall(r"^### Pen and paper: (.+)$", text, flags=re.M)
+        assert len(exercises) >= 2 and problems, path.name
+        for title in exercises + problems:
+            assert title.strip().lower() in guide.lower(), f"{path.name}: the guide does not answer '{title}'"
