@@ -534,6 +534,39 @@ def test_no_empty_top_bar_on_a_desktop_and_one_search_field(server, browser):
     phone.close()
 
 
+def test_quizzes_answer_in_the_static_page(server, browser):
+    """The self-check page works without a kernel: every option is closed at first, opening it shows whether it
+    is right, and each question has exactly one right option (the maths in the options is typeset)."""
+    page, problems = open_page(browser, f"{server}/book/quizzes.html")
+    page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 5", timeout=20000)
+    options = page.locator("details.quinebook-quiz-option")
+    n = options.count()
+    assert n >= 60, f"only {n} quiz options on the page"
+    assert not any(options.nth(i).evaluate("d => d.open") for i in range(n)), "an answer is shown before a click"
+    answers = []
+    for i in range(n):
+        option = options.nth(i)
+        option.locator("summary").click()
+        assert option.evaluate("d => d.open"), "clicking an option did not open it"
+        body = option.locator(".sd-summary-content, .sd-card-body").first.inner_text().strip()
+        answers.append(body.split(":")[0])
+    assert set(answers) == {"Right", "Not quite"}, set(answers)
+    # one right option per question: the questions are the bold "N." paragraphs before their options
+    per_question = page.evaluate("""() => {
+        const counts = []; let current = null;
+        for (const el of document.querySelectorAll('article p, article details.quinebook-quiz-option')) {
+            if (el.tagName === 'P' && /^\\d+\\.\\s/.test(el.innerText) && el.querySelector('strong')) {
+                current = [0, 0]; counts.push(current);
+            } else if (el.tagName === 'DETAILS' && current) {
+                current[0] += 1; if (/^Right:/.test(el.querySelector('.sd-summary-content, .sd-card-body').innerText.trim())) current[1] += 1;
+            }
+        }
+        return counts; }""")
+    assert len(per_question) >= 20 and all(opts >= 3 and right == 1 for opts, right in per_question), per_question
+    assert not problems
+    page.close()
+
+
 def test_navigation_and_numbering_follow_the_table_of_contents(built_site):
     """Chapters are numbered 1..n in _toc.yml order, and each page's previous/next links follow that order."""
     import re

@@ -127,3 +127,45 @@ def test_the_instructors_guide_answers_every_exercise_and_pen_and_paper_question
         assert len(exercises) >= 2 and problems, path.name
         for title in exercises + problems:
             assert title.strip().lower() in guide.lower(), f"{path.name}: the guide does not answer '{title}'"
+
+
+def _quiz_questions(text):
+    """{section label: [[feedback of each option], ...]} from book/quizzes.md."""
+    out, label, question = {}, None, None
+    lines = text.splitlines()
+    for k, line in enumerate(lines):
+        m = re.fullmatch(r"\((quiz-[\w-]+)\)=", line)
+        if m:
+            label = m.group(1)
+            out[label] = []
+        elif re.match(r"\*\*\d+\.\*\* ", line):
+            question = []
+            out[label].append(question)
+        elif line.startswith(":::{dropdown} ("):
+            assert lines[k + 1] == ":class-container: quinebook-quiz-option", f"an option without its class: {line}"
+            question.append(lines[k + 2])
+    return out
+
+
+def test_every_quiz_question_has_one_right_answer_and_feedback_on_every_option():
+    quizzes = _quiz_questions((ROOT / "book" / "quizzes.md").read_text())
+    assert set(quizzes) == {f"quiz-ch{int(p.name[:2])}" for p in NOTEBOOKS} | {"quiz-exit"}
+    for label, questions in quizzes.items():
+        assert len(questions) >= (5 if label == "quiz-exit" else 3), f"{label}: too few questions"
+        for n, feedback in enumerate(questions, 1):
+            assert 3 <= len(feedback) <= 4, f"{label}, question {n}: {len(feedback)} options"
+            assert sum(f.startswith("Right:") for f in feedback) == 1, f"{label}, question {n}: one right answer"
+            assert all(f.startswith(("Right:", "Not quite:")) and len(f) > 40 for f in feedback), \
+                f"{label}, question {n}: every option says whether it is right, and why"
+    for path in NOTEBOOKS:  # each chapter's summary points at its questions
+        text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        assert f"<quiz-ch{int(path.name[:2])}>`" in text, path.name
+
+
+def test_the_workshop_states_learning_outcomes_and_ends_with_the_exit_quiz():
+    text = (ROOT / "book" / "workshop.md").read_text()
+    section = text.split("## What participants will be able to do", 1)[1].split("\n## ", 1)[0]
+    outcomes = [ln for ln in section.splitlines() if ln.startswith("- ")]
+    assert 5 <= len(outcomes) <= 8 and all(ln[2].isupper() for ln in outcomes), outcomes
+    wrap_ups = [row for rows in _plan_tables().values() for row in rows if row[2] == "Wrap-up"]
+    assert len(wrap_ups) == 2 and all("quiz-exit" in " ".join(map(str, row)) for row in wrap_ups)
