@@ -49,11 +49,11 @@ def repository_url(root) -> str:
 
 
 def sync(root) -> list[Path]:
-    """Write the Colab cell into every chapter notebook; return the notebooks that changed."""
+    """Write the Colab cell into every notebook (the chapters and the set-up check); return those that changed."""
     root = Path(root)
     source = colab_cell_source(repository_url(root))
     changed = []
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         if code and code[0].source.startswith(COLAB_MARK):

@@ -14,9 +14,10 @@ from quinelib.publish import COLAB_MARK, colab_cell_source, repository_url, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SETUP = ROOT / "notebooks" / "setup.ipynb"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS + [SETUP], ids=lambda p: p.name)
 def test_first_cell_installs_on_colab_and_points_at_the_repository(path):
     first = next(c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
     assert first.source.startswith(COLAB_MARK), "the first code cell must be the Colab set-up cell"
@@ -107,3 +108,18 @@ def test_a_fresh_environment_from_binders_files_alone_runs_a_notebook(tmp_path):
     texts = "".join(o.get("text", "") for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"
                     for o in c.outputs)
     assert "chapter 1 ran in" in texts
+
+
+def test_the_setup_notebook_checks_the_install_and_times_the_machine():
+    """notebooks/setup.ipynb (run by nbval with the other notebooks) is stored clean, has the chapters'
+    parameters cell, solves an exact quine and times the reference workload; the plan and the README send
+    readers to it before chapter 1."""
+    nb = nbformat.read(SETUP, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "stored with outputs"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1 and "\nseed = " in "\n" + params[0].source and "\nsmoke = " in "\n" + params[0].source
+    source = "\n".join(c.source for c in code)
+    assert "q.solve_exact(" in source and "reference_time(" in source and "requirements.txt" in source
+    for doc in ("book/workshop.md", "README.md"):
+        assert "notebooks/setup.ipynb" in (ROOT / doc).read_text(), f"{doc} does not point at the set-up check"
