@@ -119,6 +119,11 @@ def _pages(html):
                   if not p.relative_to(html).parts[0].startswith("_"))
 
 
+# A link or table inside a closed dropdown (<details>) is not rendered (Chromium 156 gives it no innerText),
+# yet a reader who opens the dropdown meets it: tests that look at such content open every dropdown first.
+OPEN_DROPDOWNS_JS = "document.querySelectorAll('details').forEach(d => { d.open = true; });"
+
+
 def open_page(browser, url, width=1280):
     """Load a page; return (page, problems) where problems lists JS errors and outside requests."""
     page = browser.new_page(viewport={"width": width, "height": 900})
@@ -238,7 +243,7 @@ def test_no_code_or_output_block_scrolls_sideways(server, browser, chapter):
         .map(el => el.innerText.split('\\n').reduce((a, b) => a.length > b.length ? a : b).slice(0, 80))""")
     assert not wide, f"{len(wide)} blocks scroll sideways, e.g. {wide[:3]}"
     # tables printed by a cell (the bench's too, opened from their dropdowns) show their last column
-    tables = page.evaluate("""() => { document.querySelectorAll('details').forEach(d => { d.open = true; });
+    tables = page.evaluate("""() => { """ + OPEN_DROPDOWNS_JS + """
         return [...document.querySelectorAll('div.cell_output table')].filter(t => t.scrollWidth > t.clientWidth + 1)
             .map(t => `${t.scrollWidth} px in ${t.clientWidth}: ` + t.querySelector('tr').innerText.slice(0, 80)); }""")
     assert not tables, f"tables wider than the column at 1280 px: {tables[:3]}"
@@ -411,10 +416,7 @@ def test_launch_buttons_follow_the_repository_setting(built_site, chapter):
 
 
 A11Y_JS = """() => {
-  // A link inside a closed dropdown (<details>) has getClientRects() but, in Chromium 156, often no innerText
-  // (its content is not rendered): CI flagged chapter 2's dropdown links as nameless.  A reader who opens the
-  // dropdown meets them, so open every dropdown, then look.
-  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  """ + OPEN_DROPDOWNS_JS + """
   const article = document.querySelector('article') || document.body;
   const visible = el => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length);
   const noAlt = [...document.querySelectorAll('img')].filter(i => !(i.getAttribute('alt') || '').trim())
