@@ -24,13 +24,13 @@ One module per idea, in the order the book needs them:
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
 """
 
-from . import budgets, exercise, existence, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from . import budgets, exercise, existence, gallery, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
 from .exact import QuineCensus, find_quines, readout_reduction, solve_exact, stability
 from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
-from .models import CoordinateQuine, QuineMLP, probe_input
+from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
 from .norm import ParamFreeNorm, norm_jacobian, normalise
 from .params import as_function, assign_, flatten, layout, num_params, unflatten
 from .solvers import (
@@ -48,7 +48,7 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "QuineInputError", "QuineMLP", "CoordinateQuine", "probe_input", "as_function", "assign_", "flatten", "layout",
+    "QuineInputError", "QuineMLP", "CoordinateQuine", "RecurrentQuine", "probe_input", "as_function", "assign_", "flatten", "layout",
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
     "QuineFileError", "save_quine", "load_quine", "IndexQuine", "AuxQuine", "metrics", "make_optimiser", "nontrivial_floor",

@@ -66,6 +66,7 @@ BUDGETS = {
     3: Budget(default=33, smoke=5.5),
     4: Budget(default=40, smoke=5.5),
     5: Budget(default=36, smoke=5.5),
+    6: Budget(default=30, smoke=7),
 }
 
 

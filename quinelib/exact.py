@@ -292,7 +292,7 @@ def _damped_step_matrix_free(residual, theta, r, *, iter_lim: int, gen):
 def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: int = 100, restarts: int = 30,
                 min_norm: float | None = None, seed: int = 0, known=(), method: str = "auto",
                 dense_max: int = 3000, warm: str = "lbfgs", warm_iters: int = 50, krylov_iters: int = 200,
-                same: float = 1e-6, progress: bool = False) -> SolveResult:
+                same: float = 1e-6, patience: int = 20, progress: bool = False) -> SolveResult:
     """An exact, non-trivial quine of any network: one call, machine precision.
 
     ``F``: an ``nn.Module`` (pass its ``inputs``) or a function theta -> F(theta) (pass ``theta0``).
@@ -304,7 +304,9 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     which suits networks whose residual has kinks).  A start succeeds when rho = ||F(theta) - theta|| / ||theta|| <= rtol
     (raised to the dtype's floor, see :func:`float_floor`, which float32 reaches first), ||theta|| >=
     ``min_norm`` (default: a tenth of ||theta0||, or the readout's scale on the reduction path) and
-    theta differs from every quine in ``known`` by more than ``same`` * its norm.  The result's
+    theta differs from every quine in ``known`` by more than ``same`` * its norm.  A start is abandoned
+    when rho has not halved in ``patience`` Levenberg-Marquardt iterations (0: never), so a start stuck
+    at a kink or a local minimum of ||F(theta) - theta|| costs little.  The result's
     ``extra`` holds the path taken (``path``), the starts used, and for a found quine its
     ``stability`` (max |lambda| and max Re lambda of J(theta*)).
     """
@@ -327,7 +329,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     rtol = check_positive(rtol, "rtol")
     same = check_positive(same, "same")
     for name, v in (("max_iter", max_iter), ("restarts", restarts), ("warm_iters", warm_iters),
-                    ("krylov_iters", krylov_iters)):
+                    ("krylov_iters", krylov_iters), ("patience", patience)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise QuineInputError(f"{name} must be a whole number >= 0, got {v!r}")
     known = [torch.as_tensor(k, dtype=theta_start.dtype).reshape(-1) for k in known]
@@ -376,8 +378,10 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
             steps.append(f"alternating regeneration / RMSprop warm start ({warm_iters} epochs)")
         with torch.no_grad():
             r, gk = residual(theta), g(theta)
+        if steps:
+            res._record(theta, float(gk.norm()), t0)
         rn, mu, used = float(r.norm()), 1e-3, 0
-        reason = f"max_iter = {max_iter}"
+        reason, rhos = f"max_iter = {max_iter}", []
         for it in range(1, max_iter + 1):
             used = it
             n, gn = float(theta.norm()), float(gk.norm())
@@ -386,6 +390,10 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                 break
             if n >= min_norm and gn <= target * n:
                 reason = "converged"
+                break
+            rhos.append(gn / max(n, 1e-300))
+            if patience and len(rhos) > patience and rhos[-1] > 0.5 * rhos[-1 - patience]:
+                reason = f"stagnated: rho fell by less than half in {patience} iterations"
                 break
             if path_kind == "dense":
                 step_fn = _damped_step_dense(residual, theta, r)
@@ -421,6 +429,8 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
             res.stop_reason = f"converged (start {attempt + 1}, rho <= {target:.1e}{floor_note})"
             break
     res.theta, res.wall_time = best[1], time.perf_counter() - t0
+    with torch.no_grad():  # the history ends at the theta returned (the best start's, not the last start's)
+        res._record(res.theta, float(g(res.theta).norm()), t0)
     if res.converged:
         res.extra["stability"] = stability(Fn, res.theta, dense_max=dense_max)
     return res

@@ -19,7 +19,7 @@ from torch import nn
 
 from .checks import QuineInputError, check_sizes
 from .params import as_function, flatten, layout
-from .solvers import SolveResult, make_optimiser, progress_bar
+from .solvers import SolveResult, make_optimiser, progress_bar, resolve
 
 __all__ = ["IndexQuine", "ACTIVATIONS", "OBJECTIVES", "train_paper", "train_lbfgs"]
 
@@ -145,8 +145,8 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
 OBJECTIVES = ("relative_sr_loss", "self_replication_loss")
 
 
-def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | None = None, history: int = 50,
-                theta0=None, objective: str = "relative_sr_loss", progress: bool = False):
+def train_lbfgs(model, *, max_iter: int = 200, time_budget: float | None = None, history: int = 50,
+                theta0=None, objective: str = "relative_sr_loss", inputs=None, progress: bool = False):
     """Our method: full-batch L-BFGS on the relative SR loss rho^2 = ||F(theta) - theta||^2 / ||theta||^2.
 
     Three changes from the paper: the true gradient (through the targets too),
@@ -160,12 +160,19 @@ def train_lbfgs(model: IndexQuine, *, max_iter: int = 200, time_budget: float | 
     minimises the raw L_SR = ||F(theta) - theta||^2 instead (the ablation of
     chapter 3): that objective is lowered by shrinking theta, and for a
     bias-free network L-BFGS slides into the zero quine.
+
+    ``model`` is an ``IndexQuine`` or any module with a ``coordinates()`` method (its inputs), or
+    any module with ``inputs`` given; chapter 6 uses it as the best training-only method everywhere.
     """
     if objective not in OBJECTIVES:
         raise QuineInputError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
     relative = objective == "relative_sr_loss"
-    F = as_function(model, (model.coordinates(),))
-    theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
+    if inputs is None:
+        if not hasattr(model, "coordinates"):
+            raise QuineInputError(f"{type(model).__name__} has no coordinates(): pass its inputs=")
+        inputs = model.coordinates()
+    F, theta = resolve(model, theta0, inputs)
+    theta = theta.requires_grad_(True)
     opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
                             tolerance_grad=0, tolerance_change=0)
 

@@ -8,9 +8,14 @@ its weights, not learn the printer.
 
 ``CoordinateQuine`` is Evan Fletcher's coordinate-query quine: it is asked
 for the weight at (row, column) of its one trainable square matrix.
+
+``RecurrentQuine`` prints its weights one per time step, as a program prints
+its source one character at a time (chapter 6).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -18,7 +23,7 @@ from torch import nn
 from .checks import QuineInputError, check_positive, check_sizes
 from .norm import NORMS, ParamFreeNorm
 
-__all__ = ["QuineMLP", "probe_input", "CoordinateQuine"]
+__all__ = ["QuineMLP", "probe_input", "CoordinateQuine", "RecurrentQuine"]
 
 
 class QuineMLP(nn.Module):
@@ -140,3 +145,43 @@ class CoordinateQuine(nn.Module):
 
     def extra_repr(self) -> str:
         return f"k={self.k}, P={self.P}, seed={self.seed}"
+
+
+class RecurrentQuine(nn.Module):
+    """An Elman network that prints one weight per time step: h_t = tanh(W h_{t-1} + U x_t), output v . h_t.
+
+    The input x_t = (cos 2 pi t / P, sin 2 pi t / P) is a clock that tells step t from the others, and
+    h_0 = 0.  The trainable weights are W (n x n), U (n x 2) and v (n): P = n^2 + 3n (88 for n = 8),
+    and F(theta) is the P outputs of one run of P steps, in the order of the weights.  ``seed`` fixes
+    the start: W and v Gaussian with variance 1/n, U standard Gaussian.
+    """
+
+    def __init__(self, n: int = 8, seed: int = 0, dtype: torch.dtype = torch.float64):
+        super().__init__()
+        (n,) = check_sizes(n, "n")
+        if dtype not in (torch.float32, torch.float64):
+            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.n, self.seed = n, int(seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        self.W = nn.Parameter(torch.randn(n, n, generator=gen, dtype=dtype) / math.sqrt(n))
+        self.U = nn.Parameter(torch.randn(n, 2, generator=gen, dtype=dtype))
+        self.v = nn.Parameter(torch.randn(n, generator=gen, dtype=dtype) / math.sqrt(n))
+        self.P = n * n + 3 * n
+
+    def coordinates(self) -> torch.Tensor:
+        """The clock x_t for t = 0..P-1, shape (P, 2)."""
+        t = torch.arange(self.P, dtype=self.W.dtype, device=self.W.device) * (2 * math.pi / self.P)
+        return torch.stack([torch.cos(t), torch.sin(t)], dim=1)
+
+    def forward(self, clock: torch.Tensor) -> torch.Tensor:
+        if clock.dim() != 2 or clock.shape[1] != 2:
+            raise QuineInputError(f"the clock must have shape (steps, 2), got {tuple(clock.shape)}")
+        drive = clock @ self.U.T  # U x_t for every step at once
+        h, out = drive.new_zeros(self.n), []
+        for t in range(clock.shape[0]):
+            h = torch.tanh(self.W @ h + drive[t])
+            out.append(h)
+        return torch.stack(out) @ self.v
+
+    def extra_repr(self) -> str:
+        return f"n={self.n}, P={self.P}, seed={self.seed}"

@@ -78,7 +78,7 @@ def _plan_tables():
 
 
 CHAPTER_OF = {"ch-zero-quine": "01", "ch-normalisation": "02", "ch-index-quine": "03", "ch-aux-quine": "04",
-              "ch-weight-prediction": "05"}
+              "ch-weight-prediction": "05", "ch-exact-everywhere": "06"}
 
 
 @pytest.mark.parametrize("plan, length, exercises", [("Three hours", 180, 1), ("Ninety minutes", 90, 2)])

@@ -1,0 +1,179 @@
+"""Exact quines everywhere: chapter 6's architectures, and each experiment on them written once.
+
+Chapter 6 and ``make bench`` call the same functions:
+
+* :data:`ARCHITECTURES` and :func:`build`: the five networks, each with the solver settings that suit it;
+* :func:`compare`: one architecture and one seed, the exact solver against the best training-only
+  method (full-batch L-BFGS on rho^2, chapter 3) given ``factor`` times the solver's wall time;
+* :func:`loop_factor` and :func:`perturbation_growth`: what the spectrum predicts for regeneration and
+  the damped loop at a quine, and what the loops do;
+* :func:`index_existence`: the index quine of Chang & Lipson at small sizes, per activation, with the
+  smallest singular values of J - I where the solver stalls.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checks import QuineInputError
+from .exact import solve_exact
+from .index_quine import IndexQuine, train_lbfgs
+from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
+from .params import as_function
+from .solvers import jacobian, spectrum
+
+__all__ = ["ARCHITECTURES", "Architecture", "build", "solve", "train_baseline", "compare", "loop_factor", "perturbation_growth",
+           "index_existence", "nontrivial"]
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """One network of the gallery: what it is, and the exact solver's settings for it."""
+
+    label: str
+    description: str
+    solver: dict
+
+
+ARCHITECTURES = {
+    "blog": Architecture("the blog's network, no normalisation (α = 4)",
+                         "8 → 20 → 20 → 20 tanh, fixed projection to P outputs, α = 4 (chapter 1)", {}),
+    "blog-norm": Architecture("the blog's network with normalisation",
+                              "the same with parameter-free instance normalisation, α = 0.25 (chapter 2)", {}),
+    "coordinate": Architecture("coordinate-query quine (k = 16)",
+                               "(row, col) → fixed 2 → 16 → ReLU → W → batch norm over the queries → ReLU → "
+                               "fixed 16 → 1 (Fletcher)",
+                               {"warm": "alternating", "warm_iters": 3000, "restarts": 0, "max_iter": 60}),
+    "index": Architecture("index quine, tanh (P = 136)",
+                          "index c → fixed embedding row (d = 8) → 8 → 8 → 1, tanh, no biases (chapter 3, small)",
+                          {"restarts": 3, "warm_iters": 100}),
+    "recurrent": Architecture("recurrent quine (n = 8)",
+                              "clock x_t → h_t = tanh(W h_{t−1} + U x_t) → v · h_t, one weight per step",
+                              {"restarts": 4}),
+}
+
+
+def build(name: str, seed: int = 0):
+    """(model, inputs, min_norm) for architecture ``name`` drawn with ``seed`` (float64)."""
+    if name not in ARCHITECTURES:
+        raise QuineInputError(f"architecture must be one of {sorted(ARCHITECTURES)}, got {name!r}")
+    if name in ("blog", "blog-norm"):
+        norm, alpha = (None, 4.0) if name == "blog" else ("instance", 0.25)
+        model = QuineMLP(alpha=alpha, seed=seed, norm=norm)
+        # the readout's scale, as chapters 1 and 2 define non-trivial
+        return model, probe_input(8, seed=seed), 1e-3 * float(torch.linalg.matrix_norm(alpha * model.proj, ord=2))
+    if name == "coordinate":
+        model = CoordinateQuine(k=16, seed=seed)
+    elif name == "index":
+        model = IndexQuine(d=8, hidden=(8, 8), activation="tanh", seed=seed)
+    else:
+        model = RecurrentQuine(n=8, seed=seed)
+    inputs = model.coordinates()
+    return model, inputs, nontrivial(model)
+
+
+def nontrivial(model) -> float:
+    """The default non-triviality floor off the reduction path: a tenth of ||theta|| at the module's own
+    initialisation (``solve_exact``'s default, written out so that the chapter can state it)."""
+    with torch.no_grad():
+        return 0.1 * float(torch.cat([p.reshape(-1) for p in model.parameters()]).norm())
+
+
+def solve(name: str, seed: int = 0) -> dict:
+    """One ``solve_exact`` call on architecture ``name`` drawn with ``seed``, with its settings.
+
+    Returns a row: P, whether the solver converged, rho and ||F(theta) - theta|| recomputed at the theta
+    returned, ||theta*||, the floor, the wall time, the starts, the stability summary, the path and theta.
+    """
+    model, inputs, floor = build(name, seed)
+    F = as_function(model, inputs)
+    res = solve_exact(model, inputs=inputs, seed=seed, min_norm=floor, **ARCHITECTURES[name].solver)
+    theta = res.theta
+    with torch.no_grad():
+        residual = float((F(theta) - theta).norm())
+    norm = float(theta.norm())
+    stab = res.extra.get("stability", {})
+    return {"architecture": name, "seed": seed, "P": theta.numel(), "converged": res.converged,
+            "rho": residual / norm if norm > 0 else math.inf, "residual": residual, "norm": norm,
+            "floor": floor, "time": res.wall_time, "starts": res.extra["starts"],
+            "max_abs": stab.get("max_abs", math.nan), "max_real": stab.get("max_real", math.nan),
+            "path": res.extra["path"][-1], "theta": theta}
+
+
+def train_baseline(name: str, seed: int, seconds: float, cap: float | None = None) -> dict:
+    """The best training-only method of the book on architecture ``name``: full-batch L-BFGS on rho^2
+    (chapter 3) from the module's own start for ``seconds`` (at most ``cap``).  Returns the best
+    non-trivial rho seen (inf if every iterate fell below the floor) and the time used."""
+    model, inputs, floor = build(name, seed)
+    budget = seconds if cap is None else min(seconds, cap)
+    trained = train_lbfgs(model, inputs=inputs, max_iter=10**6, time_budget=max(budget, 1e-3))
+    rhos = [r for r, n in zip(trained.relative_residuals, trained.theta_norms) if n >= floor]
+    return {"train_rho": min(rhos) if rhos else math.inf, "train_time": trained.times[-1]}
+
+
+def compare(name: str, seed: int = 0, *, factor: float = 10.0, cap: float | None = None) -> dict:
+    """:func:`solve`, then :func:`train_baseline` given ``factor`` times the solver's wall time."""
+    row = solve(name, seed)
+    row.update(train_baseline(name, seed, factor * row["time"], cap))
+    return row
+
+
+def loop_factor(eigenvalues, eta: float) -> float:
+    """max |1 - eta + eta lambda| over the spectrum: the factor by which the damped loop
+    theta <- theta + eta (F(theta) - theta) multiplies a small error per step near the fixed point
+    (eta = 1 is regeneration).  Below 1 the loop converges to the quine; above 1 it leaves it."""
+    ev = np.asarray(eigenvalues)
+    return float(np.abs(1 - eta + eta * ev).max())
+
+
+def perturbation_growth(F, theta, *, eta: float, steps: int, size: float = 1e-8, seed: int = 0) -> float:
+    """Run the damped loop (``eta`` = 1: regeneration) for ``steps`` steps from theta* plus a random
+    perturbation of relative size ``size``; return ||error after|| / ||error before|| (the per-step
+    average is this to the power 1/steps).  Stops early once the error reaches 1e-2 ||theta*||."""
+    gen = torch.Generator().manual_seed(int(seed))
+    e0 = torch.randn(theta.shape, generator=gen, dtype=theta.dtype)
+    e0 = e0 * (size * float(theta.norm()) / float(e0.norm()))
+    x = theta + e0
+    done = 0
+    with torch.no_grad():
+        for _ in range(steps):
+            x, done = x + eta * (F(x) - x), done + 1
+            err = float((x - theta).norm())
+            if not math.isfinite(err) or err > 1e-2 * float(theta.norm()):
+                break
+    err = float((x - theta).norm())
+    growth = err / float(e0.norm()) if math.isfinite(err) else math.inf
+    return growth ** (1 / done) if growth > 0 else 0.0
+
+
+def index_existence(activations=("tanh", "selu", "relu"), widths=(4, 8), seeds=(0, 1, 2), *,
+                    restarts: int = 3, warm_iters: int = 100, progress=None) -> list[dict]:
+    """Chang & Lipson's index quine at small sizes (d = width, two hidden layers of that width, no
+    biases): one ``solve_exact`` call per (activation, width, seed).  Each row holds rho at the theta
+    returned, ||theta||, the time, and the three smallest singular values of J - I there relative to
+    the largest (near 0 where the solver stalled at a stationary point of ||F(theta) - theta||)."""
+    rows = []
+    combos = [(a, w, s) for a in activations for w in widths for s in seeds]
+    for act, width, seed in (combos if progress is None else progress(combos)):
+        model = IndexQuine(d=width, hidden=(width, width), activation=act, seed=seed)
+        inputs = model.coordinates()
+        F = as_function(model, inputs)
+        t0 = time.perf_counter()
+        res = solve_exact(model, inputs=inputs, seed=seed, restarts=restarts, warm_iters=warm_iters,
+                          min_norm=nontrivial(model))
+        seconds = time.perf_counter() - t0
+        theta = res.theta
+        with torch.no_grad():
+            rho = float((F(theta) - theta).norm() / theta.norm())
+        A = jacobian(F, theta) - torch.eye(theta.numel(), dtype=theta.dtype)
+        sv = torch.linalg.svdvals(A)
+        rows.append({"activation": act, "width": width, "P": theta.numel(), "seed": seed,
+                     "converged": res.converged, "rho": rho, "norm": float(theta.norm()), "time": seconds,
+                     "starts": res.extra["starts"], "sigma_min": float(sv[-1] / sv[0]),
+                     "max_abs": float(spectrum(F, theta).abs().max()) if res.converged else math.nan})
+    return rows
