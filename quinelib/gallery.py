@@ -45,14 +45,14 @@ ARCHITECTURES = {
                          "8 → 20 → 20 → 20 tanh, fixed projection to P outputs, α = 4 (chapter 1)", {}),
     "blog-norm": Architecture("the blog's network with normalisation",
                               "the same with parameter-free instance normalisation, α = 0.25 (chapter 2)", {}),
-    "coordinate": Architecture("coordinate-query quine (k = 16)",
+    "coordinate": Architecture("coordinate-query quine (16 × 16)",
                                "(row, col) → fixed 2 → 16 → ReLU → W → batch norm over the queries → ReLU → "
                                "fixed 16 → 1 (Fletcher)",
                                {"warm": "alternating", "warm_iters": 3000, "restarts": 0, "max_iter": 60}),
     "index": Architecture("index quine, tanh (P = 136)",
                           "index c → fixed embedding row (d = 8) → 8 → 8 → 1, tanh, no biases (chapter 3, small)",
                           {"restarts": 3, "warm_iters": 100}),
-    "recurrent": Architecture("recurrent quine (n = 8)",
+    "recurrent": Architecture("recurrent quine (8 hidden units)",
                               "clock x_t → h_t = tanh(W h_{t−1} + U x_t) → v · h_t, one weight per step",
                               {"restarts": 4}),
 }
@@ -131,10 +131,12 @@ def loop_factor(eigenvalues, eta: float) -> float:
     return float(np.abs(1 - eta + eta * ev).max())
 
 
-def perturbation_growth(F, theta, *, eta: float, steps: int, size: float = 1e-8, seed: int = 0) -> float:
+def perturbation_growth(F, theta, *, eta: float, steps: int, size: float = 1e-6, seed: int = 0) -> float:
     """Run the damped loop (``eta`` = 1: regeneration) for ``steps`` steps from theta* plus a random
-    perturbation of relative size ``size``; return ||error after|| / ||error before|| (the per-step
-    average is this to the power 1/steps).  Stops early once the error reaches 1e-2 ||theta*||."""
+    perturbation of relative size ``size``; return the error's average growth per step,
+    (||error after|| / ||error before||) ** (1 / steps done).  Stops early once the error grows to
+    1e-2 ||theta*|| (the linearisation no longer holds) or shrinks to 1e-4 of its start (below that,
+    rounding and the residual left at theta* take over)."""
     gen = torch.Generator().manual_seed(int(seed))
     e0 = torch.randn(theta.shape, generator=gen, dtype=theta.dtype)
     e0 = e0 * (size * float(theta.norm()) / float(e0.norm()))
@@ -144,7 +146,7 @@ def perturbation_growth(F, theta, *, eta: float, steps: int, size: float = 1e-8,
         for _ in range(steps):
             x, done = x + eta * (F(x) - x), done + 1
             err = float((x - theta).norm())
-            if not math.isfinite(err) or err > 1e-2 * float(theta.norm()):
+            if not math.isfinite(err) or err > 1e-2 * float(theta.norm()) or err < 1e-4 * float(e0.norm()):
                 break
     err = float((x - theta).norm())
     growth = err / float(e0.norm()) if math.isfinite(err) else math.inf
