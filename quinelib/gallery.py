@@ -3,8 +3,8 @@
 Chapter 6 and ``make bench`` call the same functions:
 
 * :data:`ARCHITECTURES` and :func:`build`: the five networks, each with the solver settings that suit it;
-* :func:`compare`: one architecture and one seed, the exact solver against the best training-only
-  method (full-batch L-BFGS on rho^2, chapter 3) given ``factor`` times the solver's wall time;
+* :func:`solve` and :func:`train_baseline`: one architecture and one seed, the exact solver and the best
+  training-only method (full-batch L-BFGS on rho^2, chapter 3) given a multiple of the solver's wall time;
 * :func:`loop_factor` and :func:`perturbation_growth`: what the spectrum predicts for regeneration and
   the damped loop at a quine, and what the loops do;
 * :func:`index_existence`: the index quine of Chang & Lipson at small sizes, per activation, with the
@@ -25,36 +25,31 @@ from .exact import solve_exact
 from .index_quine import IndexQuine, train_lbfgs
 from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
 from .params import as_function
-from .solvers import jacobian, spectrum
+from .solvers import jacobian
 
-__all__ = ["ARCHITECTURES", "Architecture", "build", "solve", "train_baseline", "compare", "loop_factor", "perturbation_growth",
+__all__ = ["ARCHITECTURES", "Architecture", "build", "solve", "train_baseline", "loop_factor", "perturbation_growth",
            "index_existence", "nontrivial"]
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """One network of the gallery: what it is, and the exact solver's settings for it."""
+    """One network of the gallery: its label in tables, and the exact solver's settings for it."""
 
     label: str
-    description: str
     solver: dict
 
 
 ARCHITECTURES = {
-    "blog": Architecture("the blog's network, no normalisation (α = 4)",
-                         "8 → 20 → 20 → 20 tanh, fixed projection to P outputs, α = 4 (chapter 1)", {}),
-    "blog-norm": Architecture("the blog's network with normalisation",
-                              "the same with parameter-free instance normalisation, α = 0.25 (chapter 2)", {}),
+    # 8 -> 20 -> 20 -> 20 tanh, fixed projection, alpha = 4 (chapter 1); the same normalised, alpha = 0.25 (chapter 2)
+    "blog": Architecture("the blog's network, no normalisation (α = 4)", {}),
+    "blog-norm": Architecture("the blog's network with normalisation", {}),
+    # (row, col) -> fixed 2 -> 16 -> ReLU -> W -> batch norm over the queries -> ReLU -> fixed 16 -> 1 (Fletcher)
     "coordinate": Architecture("coordinate-query quine (16 × 16)",
-                               "(row, col) → fixed 2 → 16 → ReLU → W → batch norm over the queries → ReLU → "
-                               "fixed 16 → 1 (Fletcher)",
                                {"warm": "alternating", "warm_iters": 3000, "restarts": 0, "max_iter": 60}),
-    "index": Architecture("index quine, tanh (P = 136)",
-                          "index c → fixed embedding row (d = 8) → 8 → 8 → 1, tanh, no biases (chapter 3, small)",
-                          {"restarts": 3, "warm_iters": 100}),
-    "recurrent": Architecture("recurrent quine (8 hidden units)",
-                              "clock x_t → h_t = tanh(W h_{t−1} + U x_t) → v · h_t, one weight per step",
-                              {"restarts": 4}),
+    # index c -> fixed embedding row (d = 8) -> 8 -> 8 -> 1, tanh, no biases (chapter 3, small)
+    "index": Architecture("index quine, tanh (P = 136)", {"restarts": 3, "warm_iters": 100}),
+    # clock x_t -> h_t = tanh(W h_{t-1} + U x_t) -> v . h_t, one weight per step
+    "recurrent": Architecture("recurrent quine (8 hidden units)", {"restarts": 4}),
 }
 
 
@@ -91,11 +86,8 @@ def solve(name: str, seed: int = 0) -> dict:
     returned, ||theta*||, the floor, the wall time, the starts, the stability summary, the path and theta.
     """
     model, inputs, floor = build(name, seed)
-    F = as_function(model, inputs)
     res = solve_exact(model, inputs=inputs, seed=seed, min_norm=floor, **ARCHITECTURES[name].solver)
-    theta = res.theta
-    with torch.no_grad():
-        residual = float((F(theta) - theta).norm())
+    theta, residual = res.theta, res.residual  # the history ends at the theta returned
     norm = float(theta.norm())
     stab = res.extra.get("stability", {})
     return {"architecture": name, "seed": seed, "P": theta.numel(), "converged": res.converged,
@@ -114,13 +106,6 @@ def train_baseline(name: str, seed: int, seconds: float, cap: float | None = Non
     trained = train_lbfgs(model, inputs=inputs, max_iter=10**6, time_budget=max(budget, 1e-3))
     rhos = [r for r, n in zip(trained.relative_residuals, trained.theta_norms) if n >= floor]
     return {"train_rho": min(rhos) if rhos else math.inf, "train_time": trained.times[-1]}
-
-
-def compare(name: str, seed: int = 0, *, factor: float = 10.0, cap: float | None = None) -> dict:
-    """:func:`solve`, then :func:`train_baseline` given ``factor`` times the solver's wall time."""
-    row = solve(name, seed)
-    row.update(train_baseline(name, seed, factor * row["time"], cap))
-    return row
 
 
 def loop_factor(eigenvalues, eta: float) -> float:
@@ -170,12 +155,10 @@ def index_existence(activations=("tanh", "selu", "relu"), widths=(4, 8), seeds=(
                           min_norm=nontrivial(model))
         seconds = time.perf_counter() - t0
         theta = res.theta
-        with torch.no_grad():
-            rho = float((F(theta) - theta).norm() / theta.norm())
-        A = jacobian(F, theta) - torch.eye(theta.numel(), dtype=theta.dtype)
-        sv = torch.linalg.svdvals(A)
+        J = jacobian(F, theta)  # once: its singular values (of J - I) and, at a quine, its eigenvalues
+        sv = torch.linalg.svdvals(J - torch.eye(theta.numel(), dtype=theta.dtype))
         rows.append({"activation": act, "width": width, "P": theta.numel(), "seed": seed,
-                     "converged": res.converged, "rho": rho, "norm": float(theta.norm()), "time": seconds,
-                     "starts": res.extra["starts"], "sigma_min": float(sv[-1] / sv[0]),
-                     "max_abs": float(spectrum(F, theta).abs().max()) if res.converged else math.nan})
+                     "converged": res.converged, "rho": res.relative_residual, "norm": float(theta.norm()),
+                     "time": seconds, "starts": res.extra["starts"], "sigma_min": float(sv[-1] / sv[0]),
+                     "max_abs": float(torch.linalg.eigvals(J).abs().max()) if res.converged else math.nan})
     return rows
