@@ -27,7 +27,15 @@ One module per idea, in the order the book needs them:
 from . import budgets, exercise, existence, gallery, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
-from .exact import QuineCensus, find_quines, readout_reduction, solve_exact, stability
+from .exact import (
+    QuineCensus,
+    damped_step_dense,
+    damped_step_matrix_free,
+    find_quines,
+    readout_reduction,
+    solve_exact,
+    stability,
+)
 from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
 from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
@@ -52,5 +60,5 @@ __all__ = [
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
     "QuineFileError", "save_quine", "load_quine", "IndexQuine", "AuxQuine", "metrics", "make_optimiser", "nontrivial_floor",
-    "QuineCensus", "find_quines", "stability",
+    "QuineCensus", "find_quines", "stability", "damped_step_dense", "damped_step_matrix_free",
 ]

@@ -34,7 +34,7 @@ from .index_quine import ACTIVATIONS
 from .params import assign_, flatten, layout
 from .solvers import SolveResult, make_optimiser, progress_bar
 
-__all__ = ["AuxQuine", "accuracy", "aux_objective", "train_aux", "train_aux_paper", "confusion_matrix"]
+__all__ = ["AuxQuine", "accuracy", "aux_objective", "auxiliary_loss", "train_aux", "train_aux_paper", "confusion_matrix"]
 
 
 class AuxQuine(nn.Module):
@@ -144,7 +144,10 @@ def _functional(model: AuxQuine):
     return call
 
 
-def _objective(call, coords, th, x, y, lam, replicate, relative):
+def auxiliary_loss(call, coords, th, x, y, lam, replicate, relative):
+    """The auxiliary quine's loss at the flat weights ``th``: the replication part (L_SR, or L_SR / sum th^2
+    when ``relative``) plus ``lam`` times the mean cross-entropy on the images ``x`` with labels ``y``.
+    ``call(th, kind, arg)`` evaluates the network at ``th`` on weight queries (kind None) or images."""
     d = call(th, None, coords) - th
     l_sr = (d * d).sum()
     loss = lam * fn.cross_entropy(call(th, "classify", x), y) if lam else th.new_zeros(())
@@ -159,7 +162,7 @@ def aux_objective(model: AuxQuine, theta: torch.Tensor, images: torch.Tensor, la
 
     With lam = 0 it is exactly the pure replication loss (the task term is not even evaluated).
     """
-    return _objective(_functional(model), model.coordinates(), theta, _rows(images, model), labels, float(lam),
+    return auxiliary_loss(_functional(model), model.coordinates(), theta, _rows(images, model), labels, float(lam),
                       replicate, relative)
 
 
@@ -223,7 +226,7 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
     theta.requires_grad_(True)
 
     def objective(th):
-        return _objective(call, coords, th, xtr, ytr, lam, replicate, relative)
+        return auxiliary_loss(call, coords, th, xtr, ytr, lam, replicate, relative)
 
     opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
                             tolerance_grad=0, tolerance_change=0)

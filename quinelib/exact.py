@@ -42,7 +42,7 @@ from .solvers import (
     resolve,
 )
 
-__all__ = ["readout_reduction", "solve_exact", "stability", "reduced_stability", "QuineCensus", "find_quines", "float_floor"]
+__all__ = ["readout_reduction", "solve_exact", "damped_step_dense", "damped_step_matrix_free", "stability", "reduced_stability", "QuineCensus", "find_quines", "float_floor"]
 
 METHODS = ("auto", "reduction", "dense", "matrix-free")
 WARM_STARTS = ("lbfgs", "alternating")
@@ -248,7 +248,10 @@ def _alternating_start(F, theta, epochs: int, lr: float = 1e-3):
     return best
 
 
-def _damped_step_dense(residual, theta, r):
+def damped_step_dense(residual, theta, r):
+    """One Levenberg-Marquardt linearisation at theta, dense: A = d residual / d theta from ``jacfwd``
+    (P x P), and a function step(mu) solving (A^T A + mu a I) delta = -A^T r, a the mean diagonal of
+    A^T A (None if that system is singular).  ``solve_exact`` tries damping values on it."""
     A = jacfwd(residual)(theta)
     AtA = A.T @ A
     scale = float(AtA.diagonal().mean()) or 1.0
@@ -261,7 +264,10 @@ def _damped_step_dense(residual, theta, r):
     return step
 
 
-def _damped_step_matrix_free(residual, theta, r, *, iter_lim: int, gen):
+def damped_step_matrix_free(residual, theta, r, *, iter_lim: int, gen):
+    """The same step as ``damped_step_dense`` without forming A: LSQR (scipy) on products A v from
+    ``torch.func.jvp`` and A^T w from ``vjp``, damping sqrt(mu a) with a estimated from four random
+    probes (``gen``), at most ``iter_lim`` LSQR iterations.  Memory is a few P-vectors, not P x P."""
     from scipy.sparse.linalg import LinearOperator, lsqr
 
     P = theta.numel()
@@ -396,9 +402,9 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                 reason = f"stagnated: rho fell by less than half in {patience} iterations"
                 break
             if path_kind == "dense":
-                step_fn = _damped_step_dense(residual, theta, r)
+                step_fn = damped_step_dense(residual, theta, r)
             else:
-                step_fn = _damped_step_matrix_free(residual, theta, r, iter_lim=krylov_iters, gen=gen)
+                step_fn = damped_step_matrix_free(residual, theta, r, iter_lim=krylov_iters, gen=gen)
             for _ in range(30):
                 d = step_fn(mu)
                 if d is not None:

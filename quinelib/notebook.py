@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import os
+import textwrap
 import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["env_flag", "timer", "bench_file", "bench_results"]
+__all__ = ["env_flag", "timer", "bench_file", "bench_results", "source_lines", "show_source"]
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -39,7 +44,7 @@ def timer(fn: Callable[[], object], repeats: int = 5, warmup: bool = True) -> fl
 
 def bench_file(chapter: int) -> Path:
     """``benchmarks/results/chapterN.md``, the table ``make bench`` writes for chapter N."""
-    return Path(__file__).resolve().parents[1] / "benchmarks" / "results" / f"chapter{int(chapter)}.md"
+    return ROOT / "benchmarks" / "results" / f"chapter{int(chapter)}.md"
 
 
 def bench_results(chapter: int, *, collapsed: str | None = None):
@@ -58,3 +63,55 @@ def bench_results(chapter: int, *, collapsed: str | None = None):
         fence = "`" * 4  # the table's own text may hold three backticks
         text = f"{fence}{{dropdown}} {collapsed}\n{text}\n{fence}"
     return Markdown(text)
+
+
+def source_lines(obj, part: str | None = None) -> tuple[str, int, int, str]:
+    """The source of a function or class from its file, as the reader should see it.
+
+    Returns ``(code, first, last, path)``: the code (docstring left out, dedented), the first and last
+    line numbers in the file and the file's path relative to the repository.  With ``part="loop"``
+    only the function's longest top-level ``for`` or ``while`` statement (with its ``else``) is kept: the
+    iteration that is the method; with the name of a function defined inside it (e.g. ``"closure"``),
+    that function.  The parts are found in the syntax tree, not by searching the text,
+    so reformatting the file cannot shift them; a part that is not there raises ``ValueError``.
+    """
+    target = inspect.unwrap(obj)
+    if not (inspect.isfunction(target) or inspect.isclass(target)):
+        raise TypeError(f"show_source needs a function or a class, got {type(obj).__name__}")
+    file = Path(inspect.getsourcefile(target)).resolve()
+    lines, start = inspect.getsourcelines(target)
+    node = ast.parse(textwrap.dedent("".join(lines))).body[0]
+    body = node.body
+    if part is None:
+        header = lines[: body[0].lineno - 1]  # decorators and the def / class line(s)
+        if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) and len(body) > 1:
+            body = body[1:]  # the docstring: the page's prose says it
+        chosen = header + lines[body[0].lineno - 1 : node.end_lineno]
+        a, b = start, start + node.end_lineno - 1
+    else:
+        if part == "loop":
+            found = [n for n in body if isinstance(n, (ast.For, ast.While))]
+        else:
+            found = [n for n in ast.walk(node) if isinstance(n, ast.FunctionDef) and n.name == part and n is not node]
+        if not found:
+            what = "top-level for or while loop" if part == "loop" else f"nested function {part!r}"
+            raise ValueError(f"{target.__qualname__} has no {what} to show")
+        piece = max(found, key=lambda n: n.end_lineno - n.lineno)  # the longest loop: the iteration itself
+        chosen = lines[piece.lineno - 1 : piece.end_lineno]
+        a, b = start + piece.lineno - 1, start + piece.end_lineno - 1
+    try:
+        path = str(file.relative_to(ROOT))
+    except ValueError:
+        path = file.name
+    return textwrap.dedent("".join(chosen)).rstrip() + "\n", a, b, path
+
+
+def show_source(obj, part: str | None = None):
+    """Display the real source of ``obj`` (see ``source_lines``) with where it comes from: the chapters
+    show the core of each method from ``quinelib`` itself, so the page cannot drift from the code."""
+    from IPython.display import Markdown
+
+    code, a, b, path = source_lines(obj, part)
+    name = inspect.unwrap(obj).__qualname__
+    what = {None: f"`{name}`", "loop": f"the loop of `{name}`"}.get(part, f"`{part}` inside `{name}`")
+    return Markdown(f"{what}, from `{path}`, lines {a}–{b}:\n\n```python\n{code}```")

@@ -613,3 +613,85 @@ def test_every_glossary_term_is_used_and_every_chapter_uses_terms():
     for name, text in texts.items():
         if name[:2].isdigit():
             assert text.count("{term}`") >= 2, f"{name} uses fewer than two glossary terms"
+
+
+SWITCH_TO_JS = """async (want) => {
+    for (let k = 0; k < 3 && document.documentElement.dataset.theme !== want; k++) {
+        document.querySelector('.theme-switch-button').click();
+        await new Promise(r => setTimeout(r, 50));
+    }
+    return document.documentElement.dataset.theme;
+}"""
+FIGURE_COLOURS_JS = """() => [...document.querySelectorAll('.quinebook-plotly .js-plotly-plot')].map(gd => {
+    const L = gd._fullLayout;
+    return {paper: L.paper_bgcolor, plot: L.plot_bgcolor, font: L.font.color, grid: L.xaxis ? L.xaxis.gridcolor : null,
+            tick: L.xaxis ? L.xaxis.tickfont.color : null};
+})"""
+
+
+def _luminance(colour):
+    """Relative luminance (WCAG) of '#rrggbb' or 'rgb(a)(r, g, b[, a])'."""
+    colour = colour.strip()
+    if colour.startswith("#"):
+        rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    else:
+        rgb = [float(v) for v in colour[colour.index("(") + 1:colour.index(")")].split(",")[:3]]
+    lin = [(c / 255) / 12.92 if c / 255 <= 0.03928 else ((c / 255 + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def _contrast(a, b):
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_plotly_figures_follow_the_light_and_dark_modes(server, browser, chapter):
+    """The theme's switch turns the figures dark (readable text on a dark background) and back to exactly
+    the colours they had; a page opened in dark mode draws its figures dark from the start."""
+    page, problems = open_page(browser, f"{server}/{chapter}")
+    page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
+    assert page.evaluate("() => document.documentElement.dataset.theme") == "light"
+    light = page.evaluate(FIGURE_COLOURS_JS)
+    assert light and all(_luminance(f["paper"]) > 0.8 and _contrast(f["font"], f["paper"]) > 4.5 for f in light)
+    assert page.evaluate(SWITCH_TO_JS, "dark") == "dark"
+    page.wait_for_timeout(300)
+    dark = page.evaluate(FIGURE_COLOURS_JS)
+    assert len(dark) == len(light)
+    for f in dark:
+        assert _luminance(f["paper"]) < 0.05 and _luminance(f["plot"]) < 0.05, f"a figure stayed light: {f}"
+        assert _contrast(f["font"], f["paper"]) > 7 and _contrast(f["tick"], f["plot"]) > 7, f
+    assert page.evaluate(SWITCH_TO_JS, "light") == "light"
+    page.wait_for_timeout(300)
+    assert page.evaluate(FIGURE_COLOURS_JS) == light, "switching back did not restore the light colours"
+    page.close()
+    # a reader who chose dark mode earlier: the theme reads it from localStorage as the page loads
+    again, more = open_page(browser, f"{server}/{chapter}")
+    again.evaluate("() => { localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark'); }")
+    again.reload(wait_until="networkidle")
+    again.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1",
+                            timeout=20000)
+    again.wait_for_timeout(300)
+    assert again.evaluate("() => document.documentElement.dataset.theme") == "dark"
+    assert all(_luminance(f["paper"]) < 0.05 for f in again.evaluate(FIGURE_COLOURS_JS))
+    again.close()
+    assert not problems and not more, problems + more
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_every_chapter_draws_its_architecture(server, browser, chapter):
+    """Each chapter shows its schematic (an SVG from tools/diagrams.py) in a numbered figure, with alt text,
+    drawn by the browser (not a broken image), on its own light panel so it reads in dark mode too."""
+    page, problems = open_page(browser, f"{server}/{chapter}")
+    found = page.evaluate("""() => [...document.querySelectorAll('figure img')]
+        .filter(img => img.getAttribute('src').includes('ch') && img.getAttribute('src').endsWith('.svg'))
+        .map(img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt') || '', width: img.naturalWidth,
+                      shown: img.getBoundingClientRect().width,
+                      caption: (img.closest('figure').querySelector('figcaption') || {}).innerText || ''}))""")
+    page.close()
+    assert found, "no architecture diagram on the page"
+    for img in found:
+        assert len(img["alt"]) > 40, f"{img['src']}: alt text too short: {img['alt']!r}"
+        assert img["width"] > 0 and img["shown"] > 300, f"{img['src']} is not drawn: {img}"
+        assert img["caption"].startswith(f"Fig. {int(chapter.split('/')[-1][:2])}."), img["caption"][:40]
+    assert not problems

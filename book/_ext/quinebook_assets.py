@@ -65,6 +65,7 @@ def setup(app):
     app.connect("config-inited", _add_static_path)
     app.add_css_file("quinebook_layout.css")  # code and outputs wrap at the column; room around display maths
     app.add_js_file("quinebook_thebe.js", priority=900)  # after sphinx-thebe: a clear message when offline
+    app.add_js_file("quinebook_plotly_theme.js", priority=900)  # the figures follow the light/dark switch
     app.connect("build-finished", _copy_assets)
     app.connect("html-page-context", _dedupe_scripts, priority=900)  # after the other extensions
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
