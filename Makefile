@@ -6,6 +6,7 @@
 #   make bench   time every notebook (default and smoke parameters) against its budget
 #   make student STUDENT_DIR=dir   student copies of the notebooks, solutions replaced by hints
 #   make publish  after changing repository.url in _config.yml: update the notebooks' Colab cells
+#   make diagrams  redraw the chapters' architecture diagrams (book/figures/*.svg) from their parameters
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -14,9 +15,9 @@ BUILD  := _build
 
 STUDENT_DIR ?= student
 
-.PHONY: help install book test test-fast lab bench student publish lint clean clean-all
+.PHONY: help install book test test-fast lab bench student publish diagrams lint clean clean-all
 help:
-	@sed -n '2,9p' Makefile
+	@sed -n '2,10p' Makefile
 
 # (Re)install when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -56,11 +57,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 student: $(STAMP)
-	$(BIN)/python -m quinelib.student $(STUDENT_DIR)
+	$(BIN)/python -m tools.student $(STUDENT_DIR)
 
 # After changing repository.url in _config.yml: point every notebook's Colab cell there.
 publish: $(STAMP)
-	$(BIN)/python -m quinelib.publish .
+	$(BIN)/python -m tools.publish .
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -70,3 +71,6 @@ clean:
 
 clean-all: clean
 	rm -rf $(VENV)
+
+diagrams: $(STAMP)
+	$(BIN)/python -m tools.diagrams

@@ -18,10 +18,11 @@ One module per idea, in the order the book needs them:
 - ``aux_quine``  the auxiliary quine: replicate yourself and classify digits; L-BFGS and paper-style (chapter 4)
 - ``data``     digits with no download (scikit-learn's), and a real MNIST IDX reader (chapter 4)
 - ``weightpred``  networks that read other networks: random MLPs, forward and inverse predictors (chapter 5)
-- ``student``  student copies of the notebooks, solutions replaced by hints (``make student``)
-- ``publish``  point every notebook's Colab cell at repository.url (``make publish``)
 - ``plots``    the book's plotly renderer, colour-blind-safe palette, figures
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
+- ``notebook``  the chapters' small helpers: switches, timing, the bench tables, ``show_source``
+
+The book's own tooling (student copies, the Colab cells, the diagrams) lives in ``tools/``, outside this package.
 """
 
 from . import budgets, exercise, existence, gallery, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)

@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from quinelib.publish import COLAB_MARK, colab_cell_source, repository_url, sync
+from tools.publish import COLAB_MARK, colab_cell_source, repository_url, sync
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -7,7 +7,7 @@ import pytest
 
 import quinelib as q
 from quinelib.exercise import NotAnswered, WrongAnswer, answered, check, passed
-from quinelib.student import main, student_copy
+from tools.student import main, student_copy
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

@@ -1,6 +1,6 @@
 """Keep each notebook's Colab cell pointing at the repository named in ``_config.yml``.
 
-    python -m quinelib.publish [ROOT]        (or: make publish)
+    python -m tools.publish [ROOT]        (or: make publish)
 
 ``repository.url`` in ``_config.yml`` is the one setting to change when the
 book moves: the book's launch buttons read it at build time, and this

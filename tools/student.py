@@ -1,6 +1,6 @@
 """Student copies of the notebooks: every solution replaced by a stub and a hint.
 
-    python -m quinelib.student OUT_DIR [NOTEBOOK ...]      (or: make student STUDENT_DIR=OUT_DIR)
+    python -m tools.student OUT_DIR [NOTEBOOK ...]      (or: make student STUDENT_DIR=OUT_DIR)
 
 A solution is a code cell tagged ``solution``.  Its copy keeps the cell's
 position and tags other than ``solution``/``hide-cell`` (so the exercise
