@@ -169,12 +169,12 @@ def ch2() -> tuple[str, str, str]:
                        norm="instance")
     r, P = p["hidden"][-1], model.P
     desc = (f"Chapter 2's network: the probe-input quine of chapter 1 with a parameter-free normalisation after every "
-            f"tanh layer: the layer's {r} activations have their mean subtracted and are divided by their standard "
-            f"deviation, with no trainable scale or shift. The fixed projection then gives {n(P)} outputs, and the "
+            f"tanh layer: the layer's {r} activations have their mean mu subtracted and are divided by "
+            f"sqrt(sigma^2 + epsilon), their standard deviation softened by epsilon, with no trainable scale or shift. The fixed projection then gives {n(P)} outputs, and the "
             f"quine solves F(theta) = theta; every quine is alpha u Pi for a u of only {r} numbers.")
     c = Canvas(860, 300, "Chapter 2: parameter-free normalisation", desc)
     keys = _mlp_row(c, p, 40, P, norm=True)
-    c.box("norm", 130, 150, 420, 64, ["normalise (no parameters)", "h ↦ (h − mean h) / std h, over the layer's units"],
+    c.box("norm", 130, 150, 420, 64, ["normalise (no parameters)", "h ↦ (h − μ) / √(σ² + ε), over the layer's units"],
           "fixed")
     hx, hy, hw, hh = c.boxes[keys[-1]]
     c.arrow(keys[-1], "norm", via=[(hx + hw / 2, hy + hh), (hx + hw / 2, 150)], colour="#777777", dash="3 3")
@@ -192,21 +192,21 @@ def ch3() -> tuple[str, str, str]:
     d, w = p["d"], p["width"]
     model = IndexQuine(d=d, hidden=(w, w), seed=0)
     P, act = model.P, model.activation_name.upper()
-    desc = (f"Chang and Lipson's queryable-index quine (chapter 3): a weight index i, from 0 to {n(P - 1)}, selects "
-            f"row i of a fixed random embedding E ({n(P)} by {d}); two trainable {act} layers of {w} units (no "
-            f"biases) and one output unit give the network's guess for its own weight theta_i. Asked for every i, it "
+    desc = (f"Chang and Lipson's queryable-index quine (chapter 3): a weight index c, from 0 to {n(P - 1)}, selects "
+            f"row c of a fixed random embedding E ({n(P)} by {d}); two trainable {act} layers of {w} units (no "
+            f"biases) and one output unit give f(c), the network's guess for its own weight theta_c. Asked for every c, it "
             f"prints all {n(P)} weights.")
     c = Canvas(860, 250, "Chapter 3: the queryable-index quine", desc)
-    c.box("i", 20, 40, 100, 64, ["index i", f"0 … {n(P - 1)}"], "data")
-    c.box("E", 140, 40, 140, 64, ["row i of E", f"fixed, {n(P)} × {d}"], "fixed")
+    c.box("i", 20, 40, 100, 64, ["index c", f"0 … {n(P - 1)}"], "data")
+    c.box("E", 140, 40, 140, 64, ["row c of E", f"fixed, {n(P)} × {d}"], "fixed")
     c.box("h1", 300, 40, 130, 64, ["layer 1", f"{d} → {w}, {act}"])
     c.box("h2", 450, 40, 130, 64, ["layer 2", f"{w} → {w}, {act}"])
     c.box("o", 600, 40, 110, 64, ["output", f"{w} → 1"])
-    c.box("t", 730, 40, 110, 64, ["θ̂ᵢ", "one number"], "data")
+    c.box("t", 730, 40, 110, 64, ["f(c)", "one number"], "data")
     for a, b in zip("i E h1 h2 o".split(), "E h1 h2 o t".split()):
         c.arrow(a, b)
-    c.text(430, 150, f"no biases; asked for every i, the network prints its own {n(P)} weights:", size=12.5)
-    c.text(430, 172, "a quine when the output for every index i equals the weight θ_i", colour="#D55E00")
+    c.text(430, 150, f"no biases; asked for every c, the network prints its own {n(P)} weights:", size=12.5)
+    c.text(430, 172, "a quine when f(c) = θ_c for every index c", colour="#D55E00")
     c.legend(212)
     return "ch3_index_lookup.svg", desc, c.svg()
 
@@ -229,9 +229,9 @@ def ch4() -> tuple[str, str, str]:
     c.box("ci", 300, 30, 140, 64, ["coord_in", f"{d} → {cu}"])
     c.box("x", 20, 150, 110, 64, ["digit image", f"{pixels} pixels"], "data")
     c.box("ii", 300, 150, 140, 64, ["image_in", f"{pixels} → {iu}"])
-    c.box("s", 480, 90, 130, 64, ["shared layer", f"active half → {hid}"])
+    c.box("s", 480, 90, 130, 64, ["shared layer", f"{cu + iu} → {hid}, half silent"])
     c.box("head", 640, 90, 90, 64, ["head", f"{hid} → 1 + 10"])
-    c.box("w", 750, 30, 95, 64, ["θ̂_c", "the weight"], "data")
+    c.box("w", 750, 30, 95, 64, ["f(c)", "the weight"], "data")
     c.box("y", 750, 150, 95, 64, ["10 logits", "the digit"], "data")
     c.arrow("c", "E")
     c.arrow("E", "ci")
@@ -260,7 +260,7 @@ def ch5() -> tuple[str, str, str]:
     desc = (f"Chapter 5's inverse weight predictors. A set of {lo} to {hi} input/output pairs (x, y) of an unknown "
             f"{p['n_in']}-{p['n_hidden']}-{p['n_out']} ReLU network is encoded pair by pair by one shared network phi "
             f"into {width} numbers each. Deep Sets averages the codes into one vector of {width} and decodes it with "
-            f"rho into the {U} weights. Attention pooling lets {seeds} learned query vectors each attend over the "
+            f"psi into the {U} weights. Attention pooling lets {seeds} learned query vectors each attend over the "
             f"codes, flattens the {seeds} results into {seeds * width} numbers and decodes them into the {U} weights.")
     c = Canvas(860, 300, "Chapter 5: Deep Sets and attention pooling", desc)
     for row, y, name in ((0, 30, "Deep Sets"), (1, 150, "attention pooling")):
@@ -268,7 +268,7 @@ def ch5() -> tuple[str, str, str]:
         c.box(f"f{row}", 160, y, 120, 64, ["φ on each pair", f"{p['n_in'] + p['n_out']} → … → {width}"])
         if row == 0:
             c.box("pool0", 300, y, 170, 64, ["mean over pairs", f"{width} numbers"], "fixed")
-            c.box("r0", 490, y, 170, 64, ["ρ", f"{width} → {U}"])
+            c.box("r0", 490, y, 170, 64, ["ψ", f"{width} → {U}"])
         else:
             c.box("pool1", 300, y, 170, 64, [f"{seeds} learned queries", f"attend: {seeds} × {width} = {seeds * width}"])
             c.box("r1", 490, y, 170, 64, ["ψ", f"{seeds * width} → {U}"])
