@@ -15,6 +15,10 @@ For a prediction y_pred of outputs y_true (chapter 5):
 
 * ``r2_against_mean``        R^2_mu = 1 - sum (y_pred - y_true)^2 / sum (y_true - mean)^2,
   pooled over every entry; predicting the mean scores 0.
+* ``r2_per_network``         the same R^2_mu for each network on its own (its own inputs, its own mean),
+  so that a few badly predicted networks are not hidden by many good ones;
+* ``r2_summary``             the pooled R^2_mu beside the per-network median, a low percentile and
+  the share of networks below a threshold.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import torch
 from .checks import QuineInputError
 
 __all__ = ["self_replication_loss", "relative_residual", "relative_sr_loss", "r2_against_zero", "r2_against_mean",
-           "weight_rms", "report"]
+           "r2_per_network", "r2_summary", "FAIL_BELOW", "weight_rms", "report"]
 
 
 def _check(pred: torch.Tensor, theta: torch.Tensor):
@@ -66,6 +70,35 @@ def r2_against_mean(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
     if var == 0:
         raise QuineInputError("R² against the mean is undefined when the true outputs do not vary")
     return 1.0 - float(((y_pred - y_true) ** 2).mean()) / var
+
+
+def r2_per_network(y_pred: torch.Tensor, y_true: torch.Tensor) -> torch.Tensor:
+    """R^2_mu of each network separately: outputs of shape (networks, inputs, ...), one value per network,
+    1 - sum (y_pred - y_true)^2 / sum (y_true - mean of that network's y_true)^2 over its own entries.
+    A network whose true outputs do not vary gets -inf if it is predicted wrongly, 1 if exactly."""
+    if y_pred.shape != y_true.shape:
+        raise QuineInputError(f"shapes differ: {tuple(y_pred.shape)} and {tuple(y_true.shape)}")
+    if y_true.ndim < 2:
+        raise QuineInputError(f"expected outputs of shape (networks, inputs, ...), got {tuple(y_true.shape)}")
+    dims = tuple(range(1, y_true.ndim))
+    sse = ((y_pred - y_true) ** 2).sum(dims)
+    sst = ((y_true - y_true.mean(dims, keepdim=True)) ** 2).sum(dims)
+    r2 = 1.0 - sse / sst
+    return torch.where(sst > 0, r2, torch.where(sse > 0, -torch.inf, 1.0))
+
+
+#: A network is "failed" by a prediction whose R^2_mu on it is below this (``r2_summary``'s failure share).
+FAIL_BELOW = 0.9
+
+
+def r2_summary(y_pred: torch.Tensor, y_true: torch.Tensor, *, fail_below: float = FAIL_BELOW) -> dict:
+    """The pooled R^2_mu (``r2``) beside the distribution of the per-network R^2_mu: its median
+    (``r2_median``), its 5th percentile (``r2_p5``), the share of networks with R^2_mu < ``fail_below``
+    (``fail_share``: the networks the prediction fails on) and the values themselves (``r2_networks``)."""
+    per = r2_per_network(y_pred, y_true).double()
+    return {"r2": r2_against_mean(y_pred, y_true), "r2_median": float(per.quantile(0.5)),
+            "r2_p5": float(per.quantile(0.05)), "fail_share": float((per < fail_below).double().mean()),
+            "r2_networks": per}
 
 
 def weight_rms(theta: torch.Tensor) -> float:

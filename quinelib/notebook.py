@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["env_flag", "timer", "bench_file", "bench_results", "source_lines", "show_source"]
+__all__ = ["env_flag", "timer", "markdown_table", "bench_file", "bench_results", "source_lines", "show_source"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,12 +42,27 @@ def timer(fn: Callable[[], object], repeats: int = 5, warmup: bool = True) -> fl
     return best
 
 
-def bench_file(chapter: int) -> Path:
-    """``benchmarks/results/chapterN.md``, the table ``make bench`` writes for chapter N."""
-    return ROOT / "benchmarks" / "results" / f"chapter{int(chapter)}.md"
+def markdown_table(header, rows):
+    """A Markdown table to ``display``: ``header`` a sequence of column titles, ``rows`` sequences of cells
+    (already formatted as text).  A row of the wrong length is an error, not a ragged table."""
+    from IPython.display import Markdown
+
+    header = [str(h) for h in header]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        row = [str(c) for c in row]
+        if len(row) != len(header):
+            raise ValueError(f"a row has {len(row)} cells, the header {len(header)}: {row}")
+        lines.append("| " + " | ".join(row) + " |")
+    return Markdown("\n".join(lines))
 
 
-def bench_results(chapter: int, *, collapsed: str | None = None):
+def bench_file(chapter: int, part: str | None = None) -> Path:
+    """``benchmarks/results/chapterN.md`` (or ``chapterN-part.md``), a table ``make bench`` writes for chapter N."""
+    return ROOT / "benchmarks" / "results" / (f"chapter{int(chapter)}" + (f"-{part}" if part else "") + ".md")
+
+
+def bench_results(chapter: int, *, part: str | None = None, collapsed: str | None = None):
     """What ``make bench`` measured for chapter N, to ``display``: its table as Markdown, or a note saying how
     to produce it.  With ``collapsed`` (a title), the book's static page shows the table behind a dropdown
     of that title (a long table); a running notebook shows it plainly (Jupyter does not read MyST)."""
@@ -55,7 +70,7 @@ def bench_results(chapter: int, *, collapsed: str | None = None):
 
     from .widgets import is_static_build
 
-    path = bench_file(chapter)
+    path = bench_file(chapter, part)
     if not path.is_file():
         return Markdown(f"`{path.name}` not found: run `make bench` to produce it.")
     text = path.read_text()

@@ -28,14 +28,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from .arccos import expected_squared_difference
 from .checks import QuineInputError, check_sizes
-from .metrics import r2_against_mean
+from .metrics import FAIL_BELOW, r2_summary
 from .solvers import batched_levenberg_marquardt
 
 __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_mlps", "PlainMLP", "XLinear",
            "ResLinear", "FlatMLP", "DeepSets", "AttentionPool", "functional_loss", "align_hidden",
            "permute_hidden", "make_pairs", "TrainRecord", "smooth", "train_inverse", "train_forward",
-           "refine_lm", "evaluate_inverse"]
+           "refine_lm", "evaluate_inverse", "POOLINGS", "least_squares_weights", "canonicalise", "lm_from_random",
+           "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +50,19 @@ class MLPSpec:
     bias: bool = False
 
     def __post_init__(self):
-        check_sizes((self.n_in, self.n_hidden, self.n_out), "n_in, n_hidden, n_out")
+        check_sizes((self.n_in, self.n_out), "n_in, n_out")
+        if self.n_hidden != 0:
+            check_sizes(self.n_hidden, "n_hidden (0 for a linear network)")
+
+    @property
+    def linear(self) -> bool:
+        """n_hidden = 0: the linear network y = x W (+ b), the seed's sanity check."""
+        return self.n_hidden == 0
 
     @property
     def shapes(self) -> dict[str, tuple[int, ...]]:
+        if self.linear:
+            return {"W": (self.n_in, self.n_out), **({"b": (self.n_out,)} if self.bias else {})}
         s = {"W1": (self.n_in, self.n_hidden), "W2": (self.n_hidden, self.n_out)}
         if self.bias:
             s = {"W1": s["W1"], "b1": (self.n_hidden,), "W2": s["W2"], "b2": (self.n_out,)}
@@ -68,16 +79,20 @@ def random_mlps(spec: MLPSpec, batch: int, *, generator: torch.Generator | None 
     (batch,) = check_sizes(batch, "batch")
     out = {}
     for name, shape in spec.shapes.items():
-        fan_in = shape[0] if name.startswith("W") else (spec.n_in if name == "b1" else spec.n_hidden)
+        fan_in = shape[0] if name.startswith("W") else (spec.n_hidden if name == "b2" else spec.n_in)
         out[name] = torch.randn(batch, *shape, generator=generator, dtype=dtype) / fan_in**0.5
     return out
 
 
 def mlp_forward(weights: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     """Batched forward: x (B, n, n_in) -> y (B, n, n_out), one network per batch entry."""
+    first = weights["W"] if "W" in weights else weights["W1"]
+    if x.ndim != 3 or x.shape[0] != first.shape[0] or x.shape[2] != first.shape[1]:
+        raise QuineInputError(f"x must have shape (batch={first.shape[0]}, n, {first.shape[1]}), got {tuple(x.shape)}")
+    if "W" in weights:  # the linear network
+        y = torch.bmm(x, weights["W"])
+        return y + weights["b"].unsqueeze(1) if "b" in weights else y
     W1, W2 = weights["W1"], weights["W2"]
-    if x.ndim != 3 or x.shape[0] != W1.shape[0] or x.shape[2] != W1.shape[1]:
-        raise QuineInputError(f"x must have shape (batch={W1.shape[0]}, n, {W1.shape[1]}), got {tuple(x.shape)}")
     h = torch.bmm(x, W1)
     if "b1" in weights:
         h = h + weights["b1"].unsqueeze(1)
@@ -177,18 +192,38 @@ class FlatMLP(nn.Module):
         return self.net(pairs.flatten(1))
 
 
-class DeepSets(nn.Module):
-    """phi on each pair, mean over the set, rho on the pooled vector (Zaheer et al., 2017)."""
+#: Deep Sets' order-invariant poolings of the codes phi(pair), and how many numbers each gives per code width.
+POOLINGS = {"mean": 1, "max": 1, "mean+std": 2}
 
-    def __init__(self, d_pair: int, unknowns: int, width: int = 128, hidden: int = 256, cond: int = 0):
+
+class DeepSets(nn.Module):
+    """phi on each pair, a pooling over the set, rho on the pooled vector (Zaheer et al., 2017).
+
+    ``pooling``: ``"mean"`` (Deep Sets' own), ``"max"`` (elementwise), or ``"mean+std"`` (the mean and the
+    standard deviation of every code entry: 2 x ``width`` pooled numbers).  ``width`` is the code's size.
+    """
+
+    def __init__(self, d_pair: int, unknowns: int, width: int = 128, hidden: int = 256, cond: int = 0,
+                 pooling: str = "mean"):
         super().__init__()
-        self.d_pair, self.cond = d_pair, cond
+        if pooling not in POOLINGS:
+            raise QuineInputError(f"pooling must be one of {sorted(POOLINGS)}, got {pooling!r}")
+        self.d_pair, self.cond, self.pooling = d_pair, cond, pooling
+        self.pooled_width = POOLINGS[pooling] * width
         self.phi = _mlp([d_pair, width, hidden, width])
-        self.rho = _mlp([width + cond, hidden, width, unknowns])
+        self.rho = _mlp([self.pooled_width + cond, hidden, width, unknowns])
+
+    def pool(self, h):
+        """(batch, n_pairs, width) codes -> (batch, pooled_width), the same for every order of the pairs."""
+        if self.pooling == "mean":
+            return h.mean(dim=1)
+        if self.pooling == "max":
+            return h.amax(dim=1)
+        return torch.cat([h.mean(dim=1), h.std(dim=1, unbiased=False)], dim=1)
 
     def forward(self, pairs, cond=None):
         _check_pairs(pairs, self.d_pair)
-        return self.rho(_with_cond(self.phi(pairs).mean(dim=1), cond, self.cond))
+        return self.rho(_with_cond(self.pool(self.phi(pairs)), cond, self.cond))
 
 
 class AttentionPool(nn.Module):
@@ -199,6 +234,7 @@ class AttentionPool(nn.Module):
                  heads: int = 4, self_attention: int = 0, cond: int = 0):
         super().__init__()
         self.d_pair, self.cond = d_pair, cond
+        self.pooled_width = seeds * width
         self.phi = _mlp([d_pair, width, hidden, width])
         self.sab = nn.ModuleList(nn.TransformerEncoderLayer(width, heads, hidden, dropout=0.0, batch_first=True)
                                  for _ in range(self_attention))
@@ -326,7 +362,8 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
     """Train an inverse predictor (pairs -> weights) on fresh random networks every step.
 
     ``loss="functional"``: MSE between the true and the predicted networks' outputs on ``n_eval`` fresh
-    inputs per network (the seed's choice).  ``loss="weights"``: MSE between the predicted and the target
+    inputs per network (the seed's choice).  ``loss="exact"``: the same loss with infinitely many inputs, in
+    closed form (``arccos.expected_squared_difference``; bias-free networks only), so without sampling noise.  ``loss="weights"``: MSE between the predicted and the target
     weights, where the target is the true network with its hidden units randomly permuted and rescaled
     (relu(c z) = c relu(z) for c > 0): the same function, written down the way an independently trained
     network might write it.  ``hidden_range=(lo, hi)``: each network uses a random number of hidden units
@@ -335,8 +372,10 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
     set encoder learns to use however many pairs it is given.
     Adam with a cosine learning-rate schedule; data from a generator seeded with ``seed``.
     """
-    if loss not in ("functional", "weights"):
-        raise QuineInputError(f"loss must be 'functional' or 'weights', got {loss!r}")
+    if loss not in ("functional", "exact", "weights"):
+        raise QuineInputError(f"loss must be 'functional', 'exact' or 'weights', got {loss!r}")
+    if loss == "exact" and (spec.bias or spec.linear):
+        raise QuineInputError("loss='exact' (the arc-cosine closed form) needs bias-free ReLU networks")
     lo, hi = (n_pairs, n_pairs) if isinstance(n_pairs, int) else tuple(n_pairs)
     check_sizes((lo, hi), "n_pairs")
     for name, v in (("steps", steps), ("batch", batch), ("n_eval", n_eval)):
@@ -355,6 +394,8 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
         pred = model(pairs) if cond is None else model(pairs, cond)
         if loss == "functional":
             return functional_loss(spec, pred, w, torch.randn(batch, n_eval, spec.n_in, generator=gen))
+        if loss == "exact":
+            return expected_squared_difference(unflatten_mlps(spec, pred), w).mean()
         return ((pred - flatten_mlps(_random_symmetry(spec, w, gen))) ** 2).mean()
 
     model.train()
@@ -403,11 +444,35 @@ def _mask_hidden(spec, w, hidden_range, gen):
     return w, nn.functional.one_hot(h - 1, spec.n_hidden).to(w["W1"].dtype)
 
 
+#: The weight-space targets' rescalings: unit j becomes (s_j w_j, v_j / s_j) with log s_j ~ N(0, RESCALE_TAU^2).
+RESCALE_TAU = 0.5
+
+
+def weight_space_optimum(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The best a weight-space MSE predictor can output for these networks when its targets are their randomly
+    permuted and rescaled copies (``loss="weights"``), in the case where the pairs fix each network up to those
+    symmetries: E[target], every hidden unit the mean unit times E[s] = exp(RESCALE_TAU^2 / 2).  It computes a
+    single ReLU ridge (the chapter's pen-and-paper exercise derives it)."""
+    if "b1" in weights:
+        raise QuineInputError("the optimum is derived for bias-free networks")
+    k = weights["W1"].shape[2]
+    inflate = math.exp(RESCALE_TAU**2 / 2)
+    return {"W1": weights["W1"].mean(2, keepdim=True).expand(-1, -1, k) * inflate,
+            "W2": weights["W2"].mean(1, keepdim=True).expand(-1, k, -1) * inflate}
+
+
+def unit_spread(weights: dict[str, torch.Tensor]) -> float:
+    """How different a network's hidden units are: sum_j ||xi_j - mean unit||^2 / sum_j ||xi_j||^2 pooled over the
+    batch, with xi_j = (incoming weights, outgoing weights) of unit j.  0 when all units are equal."""
+    units = torch.cat([weights["W1"].transpose(1, 2), weights["W2"]], dim=2)
+    return float(((units - units.mean(1, keepdim=True)) ** 2).sum() / (units**2).sum())
+
+
 def _random_symmetry(spec, w, gen):
     """The same functions with hidden units randomly permuted and positively rescaled, network by network."""
     batch = w["W1"].shape[0]
     perms = torch.argsort(torch.rand(batch, spec.n_hidden, generator=gen), dim=1)
-    scale = torch.exp(0.5 * torch.randn(batch, spec.n_hidden, generator=gen))
+    scale = torch.exp(RESCALE_TAU * torch.randn(batch, spec.n_hidden, generator=gen))
     out = permute_hidden(w, perms)
     out["W1"] = out["W1"] * scale[:, None, :]
     out["W2"] = out["W2"] / scale[:, :, None]
@@ -449,13 +514,134 @@ def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions
     y = mlp_forward(w, x)
     with torch.no_grad():
         pred = model(pairs) if cond is None else model(pairs, cond)
-    out = {"r2": r2_against_mean(mlp_forward(unflatten_mlps(spec, pred), x), y), "pred": pred, "true": w,
-           "pairs": pairs}
+    summary = r2_summary(mlp_forward(unflatten_mlps(spec, pred), x), y)
+    out = {"r2": summary["r2"], "summary": summary, "pred": pred, "true": w, "pairs": pairs}
     if refine:
         polished = refine_lm(spec, pred, pairs, iterations=refine)
-        out["r2_refined"] = r2_against_mean(mlp_forward(unflatten_mlps(spec, polished), x), y)
+        out["summary_refined"] = r2_summary(mlp_forward(unflatten_mlps(spec, polished), x), y)
+        out["r2_refined"] = out["summary_refined"]["r2"]
         out["refined"] = polished
     return out
+
+
+def least_squares_weights(spec: MLPSpec, pairs: torch.Tensor) -> torch.Tensor:
+    """The linear network's weights from its pairs by least squares (``torch.linalg.lstsq``), network by network:
+    exact once there are as many pairs as inputs, the minimum-norm solution before.  Returns (B, unknowns)."""
+    if not spec.linear or spec.bias:
+        raise QuineInputError("least squares recovers the weights of the bias-free linear network (n_hidden = 0)")
+    _check_pairs(pairs, spec.n_in + spec.n_out)
+    x, y = pairs[..., :spec.n_in], pairs[..., spec.n_in:]
+    return torch.linalg.lstsq(x.double(), y.double(), driver="gelsd").solution.to(pairs.dtype).flatten(1)
+
+
+def canonicalise(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The same networks with every hidden unit's incoming weights (and bias) scaled to unit norm and the scale
+    moved into its outgoing weights: relu(c z) = c relu(z) for c > 0 leaves each function unchanged, and the
+    rescaling symmetry is gone (dead units, with zero incoming weights, are left as they are)."""
+    norm = weights["W1"].pow(2).sum(1)  # (B, hidden)
+    if "b1" in weights:
+        norm = norm + weights["b1"].pow(2)
+    norm = norm.sqrt()
+    c = torch.where(norm > 0, norm, torch.ones_like(norm))
+    out = dict(weights)
+    out["W1"] = weights["W1"] / c[:, None, :]
+    out["W2"] = weights["W2"] * c[:, :, None]
+    if "b1" in weights:
+        out["b1"] = weights["b1"] / c
+    return out
+
+
+def lm_from_random(spec: MLPSpec, pairs: torch.Tensor, *, starts: int = 1, iterations: int = 30,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """The solver alone, no predictor: Levenberg-Marquardt on the pairs (``refine_lm``) from ``starts`` fresh
+    LeCun networks per problem, keeping for each network the start whose fit has the smallest residual *on its
+    pairs* (the only data a solver may look at).  Returns (B, unknowns)."""
+    (starts,) = check_sizes(starts, "starts")
+    B = pairs.shape[0]
+    reps = pairs.repeat_interleave(starts, dim=0)
+    flat0 = flatten_mlps(random_mlps(spec, B * starts, generator=generator, dtype=pairs.dtype))
+    fitted = refine_lm(spec, flat0, reps, iterations=iterations)
+    x, y = reps[..., :spec.n_in], reps[..., spec.n_in:]
+    residual = ((mlp_forward(unflatten_mlps(spec, fitted), x) - y) ** 2).sum((1, 2)).reshape(B, starts)
+    residual = torch.nan_to_num(residual, nan=torch.inf)
+    best = residual.argmin(dim=1)
+    return fitted.reshape(B, starts, -1)[torch.arange(B), best]
+
+
+def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: int = 1024, inputs: int = 256,
+                   starts: int = 4, iterations: int = 30, seed: int = 54321, fail_below: float = FAIL_BELOW) -> dict:
+    """What does the predictor contribute once the solver polishes?  On the same held-out networks and pairs:
+
+    * ``"predictor alone"``: the set encoder's prediction;
+    * ``"LM from a random start"`` and ``f"LM, best of {starts} random starts"``: the solver alone
+      (``lm_from_random``), no training at all;
+    * ``"predictor + LM"``: the solver started from the prediction.
+
+    Each entry holds ``r2_summary``'s pooled R^2_mu, per-network median, 5th percentile and failure share
+    (per-network R^2_mu below ``fail_below``) on fresh inputs, and ``seconds_per_network`` (wall time over
+    ``functions``; the predictor's forward pass is counted in "predictor + LM").
+    """
+    gen = torch.Generator().manual_seed(int(seed))
+    w, pairs = make_pairs(spec, functions, n_pairs, generator=gen)
+    x = torch.randn(functions, inputs, spec.n_in, generator=gen)
+    y = mlp_forward(w, x)
+
+    def score(flat, seconds):
+        out = r2_summary(mlp_forward(unflatten_mlps(spec, flat), x), y, fail_below=fail_below)
+        out["seconds_per_network"] = seconds / functions
+        return out
+
+    refine_lm(spec, flatten_mlps(w)[:2], pairs[:2], iterations=1)  # vmap/jacfwd's one-off set-up, not timed
+    rows = {}
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        pred = model(pairs)
+    t_pred = time.perf_counter() - t0
+    rows["predictor alone"] = score(pred, t_pred)
+    for k, label in ((1, "LM from a random start"), (starts, f"LM, best of {starts} random starts")):
+        t0 = time.perf_counter()
+        fitted = lm_from_random(spec, pairs, starts=k, iterations=iterations, generator=gen)
+        rows[label] = score(fitted, time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    polished = refine_lm(spec, pred, pairs, iterations=iterations)
+    rows["predictor + LM"] = score(polished, t_pred + time.perf_counter() - t0)
+    return rows
+
+
+#: The pooling ablation's variants: (label, the encoder's class, its keyword arguments).  Deep Sets with a
+#: code of 128 and of 512 (the width attention pooling's four seeds reach), each statistic at width 128, and
+#: attention pooling with one seed (128 pooled numbers) and four (512).
+ABLATION = (
+    ("Deep Sets, mean", "DeepSets", {"width": 128, "pooling": "mean"}),
+    ("Deep Sets, mean, code 512", "DeepSets", {"width": 512, "pooling": "mean"}),
+    ("Deep Sets, max", "DeepSets", {"width": 128, "pooling": "max"}),
+    ("Deep Sets, mean+std", "DeepSets", {"width": 128, "pooling": "mean+std"}),
+    ("attention, 1 seed", "AttentionPool", {"width": 128, "seeds": 1, "heads": 4}),
+    ("attention, 4 seeds", "AttentionPool", {"width": 128, "seeds": 4, "heads": 4}),
+)
+
+
+def pooling_ablation(spec: MLPSpec, *, steps: int, n_pairs=(10, 45), eval_pairs: int = 20, batch: int = 256,
+                     lr: float = 2e-3, hidden: int = 128, functions: int = 2048, seed: int = 0,
+                     variants=ABLATION, progress: bool = False) -> list[dict]:
+    """Every set encoder in ``variants`` trained at the same budget (same steps, batch, schedule, data seed and
+    initialisation seed) and scored on the same held-out networks with ``eval_pairs`` pairs.  A variant's keyword
+    arguments may name the training ``loss`` (default ``"functional"``); the rest go to the encoder.  One row per
+    variant: label, pooled width, trainable parameters, ``r2_summary``'s numbers, training time and loss."""
+    classes = {"DeepSets": DeepSets, "AttentionPool": AttentionPool}
+    rows = []
+    for label, cls, kwargs in variants:
+        kwargs = dict(kwargs)
+        loss = kwargs.pop("loss", "functional")
+        torch.manual_seed(seed)
+        model = classes[cls](spec.n_in + spec.n_out, spec.unknowns, hidden=hidden, **kwargs)
+        rec = train_inverse(model, spec, n_pairs, steps=steps, batch=batch, lr=lr, seed=seed, loss=loss,
+                            progress=progress)
+        ev = evaluate_inverse(model, spec, eval_pairs, functions=functions)
+        rows.append({"label": label, "pooled_width": model.pooled_width,
+                     "parameters": sum(p.numel() for p in model.parameters()), **ev["summary"],
+                     "seconds": rec.wall_time, "record": rec, "model": model})
+    return rows
 
 
 def train_forward(model: nn.Module, spec: MLPSpec, *, steps: int = 1000, batch: int = 1024, lr: float = 1e-3,

@@ -261,3 +261,102 @@ def test_lm_polish_survives_a_singular_system():
     assert torch.isfinite(polished).all()
     assert torch.all(fit(polished) <= fit(start))
     assert torch.all(fit(polished)[1:] < 1e-3 * fit(start)[1:])  # the healthy networks are polished as before
+
+
+# ----------------------------------------------------------------------------------------- issue 20's additions
+from quinelib import weightpred as wp  # noqa: E402
+
+
+@pytest.mark.parametrize("pooling", sorted(wp.POOLINGS))
+def test_deep_sets_poolings_are_order_invariant_and_sized(pooling):
+    torch.manual_seed(0)
+    m = DeepSets(3, 15, width=16, hidden=32, pooling=pooling)
+    pairs = torch.randn(4, 9, 3)
+    shuffled = pairs[:, torch.randperm(9)]
+    assert torch.allclose(m(pairs), m(shuffled), atol=1e-5)
+    assert m.pooled_width == 16 * wp.POOLINGS[pooling]
+    with pytest.raises(QuineInputError, match="pooling"):
+        DeepSets(3, 15, pooling="median")
+
+
+def test_linear_spec_and_least_squares_recover_the_weights():
+    spec = MLPSpec(6, 0, 1)
+    assert spec.linear and spec.unknowns == 6 and spec.shapes == {"W": (6, 1)}
+    w, pairs = wp.make_pairs(spec, 16, 10, generator=gen(5))
+    W = wp.least_squares_weights(spec, pairs)
+    assert torch.allclose(W, flatten_mlps(w), atol=1e-5)
+    _, few = wp.make_pairs(spec, 16, 3, generator=gen(6), weights=w)
+    W_few = wp.least_squares_weights(spec, few)
+    x, y = few[..., :6], few[..., 6:]
+    assert torch.allclose(mlp_forward(unflatten_mlps(spec, W_few), x), y, atol=1e-5)  # fits the pairs exactly
+    with pytest.raises(QuineInputError):
+        wp.least_squares_weights(MLPSpec(2, 5, 1), pairs)
+
+
+def test_canonicalise_keeps_the_function_and_removes_rescaling():
+    spec = MLPSpec(2, 5, 1)
+    w = random_mlps(spec, 4, generator=gen(7), dtype=torch.float64)
+    s = torch.exp(torch.randn(4, 5, generator=gen(8), dtype=torch.float64))
+    scaled = {"W1": w["W1"] * s[:, None, :], "W2": w["W2"] / s[:, :, None]}
+    c1, c2 = wp.canonicalise(w), wp.canonicalise(scaled)
+    x = torch.randn(4, 30, 2, generator=gen(9), dtype=torch.float64)
+    assert torch.allclose(mlp_forward(c1, x), mlp_forward(w, x))
+    assert torch.allclose(flatten_mlps(c1), flatten_mlps(c2))
+    assert torch.allclose(c1["W1"].norm(dim=1), torch.ones(4, 5, dtype=torch.float64))
+
+
+def test_solver_alone_keeps_the_best_of_its_starts_on_the_pairs():
+    spec = MLPSpec(2, 3, 1)
+    w, pairs = wp.make_pairs(spec, 32, 20, generator=gen(10))
+    x, y = pairs[..., :2], pairs[..., 2:]
+
+    def residual(flat):
+        return ((mlp_forward(unflatten_mlps(spec, flat), x) - y) ** 2).sum((1, 2))
+
+    one = wp.lm_from_random(spec, pairs, starts=1, iterations=20, generator=gen(11))
+    four = wp.lm_from_random(spec, pairs, starts=4, iterations=20, generator=gen(11))
+    assert one.shape == four.shape == (32, spec.unknowns)
+    # the same four starts by hand: the chosen fit is each network's smallest residual among them
+    starts = flatten_mlps(random_mlps(spec, 32 * 4, generator=gen(11)))
+    reps = pairs.repeat_interleave(4, dim=0)
+    fitted = wp.refine_lm(spec, starts, reps, iterations=20)
+    by_hand = ((mlp_forward(unflatten_mlps(spec, fitted), reps[..., :2]) - reps[..., 2:]) ** 2).sum((1, 2))
+    assert torch.allclose(residual(four), by_hand.reshape(32, 4).min(dim=1).values, rtol=1e-4, atol=1e-9)
+    assert float(residual(four).median()) <= float(residual(one).median())
+    assert float(residual(four).median()) < 1e-3
+
+
+def test_compare_starts_reports_every_start_with_its_summary():
+    spec = MLPSpec(2, 3, 1)
+    torch.manual_seed(0)
+    model = DeepSets(3, spec.unknowns, width=16, hidden=32)
+    rows = wp.compare_starts(model, spec, 12, functions=16, inputs=32, starts=2, iterations=5)
+    assert list(rows) == ["predictor alone", "LM from a random start", "LM, best of 2 random starts", "predictor + LM"]
+    for r in rows.values():
+        assert {"r2", "r2_median", "r2_p5", "fail_share", "seconds_per_network"} <= set(r)
+        assert r["seconds_per_network"] > 0
+    assert rows["predictor + LM"]["r2"] > rows["predictor alone"]["r2"]
+
+
+def test_pooling_ablation_trains_every_variant_at_one_budget():
+    spec = MLPSpec(2, 3, 1)
+    variants = wp.ABLATION[:1] + wp.ABLATION[2:3]
+    rows = wp.pooling_ablation(spec, steps=3, batch=8, hidden=16, functions=16, variants=variants)
+    assert [r["label"] for r in rows] == [v[0] for v in variants]
+    assert all(r["record"].steps == 3 for r in rows)
+    assert rows[0]["parameters"] == rows[1]["parameters"]  # mean and max pooling: the same network
+
+
+def test_weight_space_optimum_is_the_mean_unit_and_exact_training_loss_runs():
+    spec = MLPSpec(2, 5, 1)
+    w = random_mlps(spec, 3, generator=gen(12))
+    opt = wp.weight_space_optimum(w)
+    assert wp.unit_spread(opt) < 1e-10 < wp.unit_spread(w)
+    inflate = torch.exp(torch.tensor(wp.RESCALE_TAU**2 / 2))
+    assert torch.allclose(opt["W1"][:, :, 0], w["W1"].mean(2) * inflate)
+    torch.manual_seed(0)
+    m = DeepSets(3, 15, width=16, hidden=32)
+    rec = wp.train_inverse(m, spec, 10, steps=3, batch=8, loss="exact")
+    assert rec.steps == 3 and all(torch.isfinite(torch.tensor(rec.losses)))
+    with pytest.raises(QuineInputError, match="bias-free"):
+        wp.train_inverse(m, MLPSpec(2, 5, 1, bias=True), 10, steps=1, loss="exact")
