@@ -81,9 +81,10 @@ def expected_squared_difference(pred: dict[str, torch.Tensor], true: dict[str, t
 def exact_r2(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor], scale: float = 1.0) -> dict:
     """R^2 against the mean with the expectation over inputs x ~ N(0, scale^2 I) done in closed form.
 
-    Returns ``r2`` (pooled over the networks, like ``metrics.r2_against_mean``: one mean over every
-    network's outputs) and ``r2_networks`` (each network against its own mean, like
-    ``metrics.r2_per_network``).
+    Returns ``r2`` (pooled over the networks) and ``r2_networks`` (each network against its own mean).  For one
+    output (n_out = 1, the chapter's networks) these are the limits of ``metrics.r2_against_mean`` and
+    ``metrics.r2_per_network``; with several outputs each output is centred on its own mean, where those two
+    centre all outputs on one.
     """
     mse = expected_squared_difference(pred, true, scale)  # per output, per network
     w, v = _units(true)

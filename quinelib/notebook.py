@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["env_flag", "timer", "markdown_table", "bench_file", "bench_results", "source_lines", "show_source"]
+__all__ = ["env_flag", "timer", "markdown_table", "bench_file", "bench_table", "bench_results", "source_lines", "show_source"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -60,6 +60,29 @@ def markdown_table(header, rows):
 def bench_file(chapter: int, part: str | None = None) -> Path:
     """``benchmarks/results/chapterN.md`` (or ``chapterN-part.md``), a table ``make bench`` writes for chapter N."""
     return ROOT / "benchmarks" / "results" / (f"chapter{int(chapter)}" + (f"-{part}" if part else "") + ".md")
+
+
+def bench_table(chapter: int, part: str | None = None, index: int = 0) -> list[dict]:
+    """The ``index``-th Markdown table of a ``make bench`` results file, one dict per row (column title -> cell
+    text), so that a chapter can glue the bench's numbers instead of typing them.  A missing file or table is an
+    error that says how to produce it."""
+    path = bench_file(chapter, part)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path.name} not found: run `make bench` to produce it")
+    tables, current = [], None
+    for line in path.read_text().splitlines():
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if current is None:
+                current = {"header": cells, "rows": []}
+                tables.append(current)
+            elif not set("".join(cells)) <= set("-:"):
+                current["rows"].append(dict(zip(current["header"], cells)))
+        else:
+            current = None
+    if index >= len(tables):
+        raise IndexError(f"{path.name} has {len(tables)} tables, asked for table {index}")
+    return tables[index]["rows"]
 
 
 def bench_results(chapter: int, *, part: str | None = None, collapsed: str | None = None):

@@ -578,8 +578,8 @@ def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: 
     * ``"predictor + LM"``: the solver started from the prediction.
 
     Each entry holds ``r2_summary``'s pooled R^2_mu, per-network median, 5th percentile and failure share
-    (per-network R^2_mu below ``fail_below``) on fresh inputs, and ``seconds_per_network`` (wall time over
-    ``functions``; the predictor's forward pass is counted in "predictor + LM").
+    (per-network R^2_mu below ``fail_below``) on fresh inputs, ``seconds_per_network`` (wall time over
+    ``functions``; the predictor's forward pass is counted in "predictor + LM") and ``pairs`` (``n_pairs``).
     """
     gen = torch.Generator().manual_seed(int(seed))
     w, pairs = make_pairs(spec, functions, n_pairs, generator=gen)
@@ -588,7 +588,7 @@ def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: 
 
     def score(flat, seconds):
         out = r2_summary(mlp_forward(unflatten_mlps(spec, flat), x), y, fail_below=fail_below)
-        out["seconds_per_network"] = seconds / functions
+        out["seconds_per_network"], out["pairs"] = seconds / functions, n_pairs
         return out
 
     refine_lm(spec, flatten_mlps(w)[:2], pairs[:2], iterations=1)  # vmap/jacfwd's one-off set-up, not timed
