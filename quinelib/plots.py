@@ -162,7 +162,8 @@ def _decades(fig_dict: dict, axis_key: str) -> float:
             continue
         values.append(arr[np.isfinite(arr) & (arr > 0)])
     values = np.concatenate(values) if values else np.array([])
-    return float(np.log10(values.max() / values.min())) if values.size else 0.0
+    # differences of logarithms: max / min overflows to inf when min is subnormal (a residual of 1e-320, say)
+    return float(np.log10(values.max()) - np.log10(values.min())) if values.size else 0.0
 
 
 def setup() -> None:

@@ -146,6 +146,8 @@ def test_house_style_labels_decades_on_wide_log_axes_and_drops_fixed_widths():
     first, second = out["title"]["text"].split("<br>")  # two lines of about the same length
     assert abs(len(first) - len(second)) < 12 and out["title"]["automargin"] is True
     assert out["title"]["yref"] == "container"  # both lines inside the figure
+    subnormal = go.Figure(go.Scatter(y=[1.0, 5e-324]))  # max / min would overflow to inf
+    assert house_style(subnormal.update_layout(yaxis_type="log").to_dict())["layout"]["yaxis"]["dtick"] == 41
     kept = go.Figure(go.Scatter(y=[1, 1e6]))
     kept.update_layout(yaxis_type="log", yaxis_dtick=2)
     assert house_style(kept.to_dict())["layout"]["yaxis"]["dtick"] == 2  # a chapter's own choice wins
