@@ -27,6 +27,13 @@
       keep[a + ".tickfont.color"] = full[a].tickfont && full[a].tickfont.color;
       keep[a + ".title.font.color"] = full[a].title && full[a].title.font && full[a].title.font.color;
     });
+    // relayout ignores undefined but resets null to plotly's default: an axis without a grid (a bar chart's
+    // categories) has no gridcolor, and restoring it must remove the dark one, not keep it
+    Object.keys(keep).forEach(function (k) {
+      if (keep[k] === undefined) {
+        keep[k] = null;
+      }
+    });
     return keep;
   }
 
