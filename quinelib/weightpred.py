@@ -37,7 +37,8 @@ __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_m
            "ResLinear", "FlatMLP", "DeepSets", "AttentionPool", "functional_loss", "align_hidden",
            "permute_hidden", "make_pairs", "TrainRecord", "smooth", "train_inverse", "train_forward",
            "refine_lm", "evaluate_inverse", "POOLINGS", "least_squares_weights", "canonicalise", "lm_from_random",
-           "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread"]
+           "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread",
+           "hidden_units"]
 
 
 @dataclass(frozen=True)
@@ -288,6 +289,15 @@ def permute_hidden(weights: dict[str, torch.Tensor], perm: torch.Tensor) -> dict
     return out
 
 
+def hidden_units(weights: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Each hidden unit as one row, (B, hidden, features): its incoming weights, its bias (if any), its outgoing
+    weights.  Alignment matches these rows; ``unit_spread`` measures how different they are."""
+    parts = [weights["W1"].transpose(1, 2), weights["W2"]]
+    if "b1" in weights:
+        parts.insert(1, weights["b1"].unsqueeze(2))
+    return torch.cat(parts, dim=2)
+
+
 def align_hidden(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -> torch.Tensor:
     """For each network in the batch, the permutation of pred's hidden units that best matches true's.
 
@@ -298,13 +308,7 @@ def align_hidden(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -
     """
     from scipy.optimize import linear_sum_assignment
 
-    def units(w):
-        parts = [w["W1"].transpose(1, 2), w["W2"]]
-        if "b1" in w:
-            parts.insert(1, w["b1"].unsqueeze(2))
-        return torch.cat(parts, dim=2)  # (B, hidden, features)
-
-    up, ut = units(pred).detach().double(), units(true).detach().double()
+    up, ut = hidden_units(pred).detach().double(), hidden_units(true).detach().double()
     cost = torch.cdist(ut, up) ** 2  # (B, true unit, predicted unit)
     perms = []
     for c in cost:
@@ -463,8 +467,8 @@ def weight_space_optimum(weights: dict[str, torch.Tensor]) -> dict[str, torch.Te
 
 def unit_spread(weights: dict[str, torch.Tensor]) -> float:
     """How different a network's hidden units are: sum_j ||xi_j - mean unit||^2 / sum_j ||xi_j||^2 pooled over the
-    batch, with xi_j = (incoming weights, outgoing weights) of unit j.  0 when all units are equal."""
-    units = torch.cat([weights["W1"].transpose(1, 2), weights["W2"]], dim=2)
+    batch, with xi_j = unit j's row of ``hidden_units``.  0 when all units are equal."""
+    units = hidden_units(weights)
     return float(((units - units.mean(1, keepdim=True)) ** 2).sum() / (units**2).sum())
 
 
