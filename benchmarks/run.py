@@ -25,7 +25,7 @@ from quinelib import budgets
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Budgets of the chapters' result tables in minutes (training and evaluation, the whole table).
-TABLE_BUDGETS = {"chapter5": 30.0, "chapter5-ablation": 20.0}
+TABLE_BUDGETS = {"chapter5": 30.0, "chapter5-ablation": 20.0, "chapter5-seed004": 15.0}
 
 
 def first_time(res, threshold):
@@ -257,6 +257,23 @@ def bench_chapter5(seed: int = 0) -> list[str]:
     return lines
 
 
+def _table(header, rows) -> list[str]:
+    """A results table's lines (``q.notebook.markdown_table``'s text), each row printed as it is written."""
+    from quinelib.notebook import markdown_table
+
+    lines = markdown_table(header, rows).data.splitlines()
+    for line in lines[2:]:
+        print(line, flush=True)
+    return lines
+
+
+def _encoder_rows(rows, extra: str, extra_format: str) -> list[list[str]]:
+    """``wp.pooling_ablation``'s rows as table cells: label, pooled width, parameters, pooled and median R²_μ,
+    the column ``extra`` (in ``extra_format``) and the training time."""
+    return [[r["label"], r["pooled_width"], f"{r['parameters']:,}", f"{r['r2']:.4f}", f"{r['r2_median']:.4f}",
+             format(r[extra], extra_format), f"{r['seconds']:.0f}"] for r in rows]
+
+
 def bench_chapter5_ablation(seed: int = 0, steps: int = 2400) -> list[str]:
     """Chapter 5's pooling ablation at eight times the chapter's live steps (``wp.pooling_ablation``), with the
     exact (arc-cosine) training loss as a seventh row, then the four starts of ``wp.compare_starts`` for the
@@ -270,13 +287,10 @@ def bench_chapter5_ablation(seed: int = 0, steps: int = 2400) -> list[str]:
                                seed=seed, variants=variants)
     lines = ["", f"**The pooling ablation at equal budget** ({steps:,} steps of 256 fresh 2-5-1 networks each, 10-45 "
              f"pairs per step, Adam 2e-3 with a cosine schedule, seed {seed}; scored with 20 pairs on 4,096 held-out "
-             "networks × 256 fresh inputs; per-network R²_μ,W: median and 5th percentile)", "",
-             "| encoder | pooled width d | parameters | R²_μ, pooled | R²_μ,W: median | R²_μ,W: 5th percentile | "
-             "training time (s) |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['label']} | {r['pooled_width']} | {r['parameters']:,} | {r['r2']:.4f} | "
-                     f"{r['r2_median']:.4f} | {r['r2_p5']:.3f} | {r['seconds']:.0f} |")
-        print(lines[-1], flush=True)
+             "networks × 256 fresh inputs; per-network R²_μ,W: median and 5th percentile)", ""]
+    lines += _table(["encoder", "pooled width d", "parameters", "R²_μ, pooled", "R²_μ,W: median",
+                     "R²_μ,W: 5th percentile", "training time (s)"],
+                    _encoder_rows(rows, "r2_p5", ".3f"))
     lines += ["", "**What the predictor buys: the solver alone** (`wp.compare_starts`, 30 Levenberg-Marquardt "
               "iterations, best of 4 random starts chosen by the residual on the pairs; 2,048 held-out networks; "
               "failure: R²_μ,W < 0.9)", "",
@@ -291,6 +305,67 @@ def bench_chapter5_ablation(seed: int = 0, steps: int = 2400) -> list[str]:
                              f"{r['r2_p5']:.3f} | {100 * r['fail_share']:.1f} % | "
                              f"{1000 * r['seconds_per_network']:.2f} |")
                 print(lines[-1], flush=True)
+    return lines
+
+
+def bench_chapter5_seed004(seed: int = 0, steps: int = 2400) -> list[str]:
+    """Chapter 5's seed-004 comparisons at the ablation's full budget: the activation-statistics predictors against
+    the set encoder (``wp.PROBE_COMPARISON``), the unseen width (``wp.width_generalisation``), and the zoo of
+    trained networks with the architecture-only predictor trained on it (``q.zoo``)."""
+    import torch
+
+    from quinelib import weightpred as wp
+    from quinelib import zoo as zm
+
+    spec = wp.MLPSpec(2, 5, 1)
+    rows = wp.pooling_ablation(spec, steps=steps, n_pairs=20, eval_pairs=20, batch=256, lr=2e-3, hidden=128,
+                               functions=4096, seed=seed, variants=wp.PROBE_COMPARISON, refine=30)
+    lines = ["", f"**What else a predictor can read** ({steps:,} steps of 256 fresh 2-5-1 networks each, 20 pairs, "
+             f"Adam 2e-3 with a cosine schedule, seed {seed}; scored on 4,096 held-out networks × 256 fresh inputs; "
+             "polish: 30 Levenberg-Marquardt iterations on the 20 pairs)", ""]
+    lines += _table(["predictor (20 outputs)", "numbers read", "parameters", "R²_μ, pooled", "R²_μ,W: median",
+                     "after LM polish", "training time (s)"],
+                    _encoder_rows(rows, "r2_refined", ".4f"))
+    g = wp.width_generalisation(wp.MLPSpec(2, 8, 1), train_range=(1, 4), steps=steps, n_pairs=(10, 45),
+                                eval_pairs=30, batch=256, lr=2e-3, hidden=128, functions=2048, refine=30,
+                                seed=seed)
+    lines += ["", f"**A width it never saw** (2-8-1 networks using k of their 8 hidden units; Deep Sets, max "
+              f"pooling, pairs alone, {steps:,} steps, 10-45 pairs per step; scored with 30 pairs on 2,048 held-out "
+              "networks per width)", "",
+              "| hidden units k | trained on 1-4: R²_μ | trained on 1-8 (control): R²_μ | trained on 1-4, after LM "
+              "polish |", "|---|---|---|---|"]
+    for h, a, b in zip(g["widths"], g["trained"], g["control"]):
+        lines.append(f"| {h} | {a['r2']:.4f} | {b['r2']:.4f} | {a['r2_refined']:.4f} |")
+        print(lines[-1], flush=True)
+    zspec = wp.MLPSpec(4, 3, 1)
+    zoo = zm.train_zoo(zspec, students_per_width=512, widths=(1, 2, 3), steps=6000, lr=0.02, seed=seed)
+    full = zoo.widths == 3
+    students = {k: v[full] for k, v in zoo.weights.items()}
+    teacher = {k: v.expand(int(full.sum()), *v.shape[1:]) for k, v in zoo.teacher.items()}
+    reproduces = zoo.r2[full] > 1 - 1e-6
+    aligned = wp.aligned_weight_error(students, teacher, per_network=True)
+    mean_r2 = float(zm.zoo_r2(zspec, {k: v.mean(0, keepdim=True) for k, v in students.items()}, zoo.teacher)[0])
+    arch = {}
+    for loss in ("weights", "functional"):
+        torch.manual_seed(seed)
+        model = wp.ArchitectureOnly(3, zspec.unknowns)
+        zm.fit_architecture_only(model, zoo, loss=loss, steps=2000, lr=1e-2, seed=seed)
+        with torch.no_grad():
+            arch[loss] = zm.zoo_r2(zspec, wp.unflatten_mlps(zspec, model(None, torch.eye(3))), zoo.teacher)
+    lines += ["", f"**A zoo of trained networks** ({zoo.size} students of a balanced 4-3-1 teacher, 512 per width, "
+              f"full-batch Adam for 6,000 steps on 256 inputs, {zoo.record.wall_time:.0f} s; the architecture-only "
+              "predictor trained 2,000 steps on the zoo)", "",
+              "| hidden units | students: median R²_μ | reproduce the teacher (1 − R²_μ < 1e-6) | architecture only, "
+              "weight-space MSE: R²_μ | architecture only, functional loss: R²_μ |", "|---|---|---|---|---|"]
+    for j, h in enumerate((1, 2, 3)):
+        r2 = zoo.r2[zoo.widths == h]
+        lines.append(f"| {h} | {float(r2.median()):.4f} | {float((r2 > 1 - 1e-6).double().mean()):.1%} | "
+                     f"{float(arch['weights'][j]):.4f} | {float(arch['functional'][j]):.4f} |")
+        print(lines[-1], flush=True)
+    lines += ["", f"Three-unit students that reproduce the teacher: {int(reproduces.sum())} of {int(full.sum())}; "
+              f"their largest relative weight error after canonicalising and aligning: "
+              f"{float(aligned[reproduces].max()):.1e}; the zoo's mean three-unit weights as one network: "
+              f"R²_μ {mean_r2:.4f}."]
     return lines
 
 
@@ -424,6 +499,9 @@ def main(argv=None) -> int:
             ("05", bench_chapter5_ablation,
              "seed 0; `python benchmarks/run.py --only 05 --table chapter5-ablation --no-notebooks`",
              "chapter5-ablation"),
+            ("05", bench_chapter5_seed004,
+             "seed 0; `python benchmarks/run.py --only 05 --table chapter5-seed004 --no-notebooks`",
+             "chapter5-seed004"),
             ("06", bench_chapter6, "draws 0-19 of every architecture", "chapter6")):
         if args.no_tables or (args.only and not chapter.startswith(args.only)
                               and not args.only.startswith(chapter)) or (args.table and name != args.table):

@@ -18,6 +18,7 @@ One module per idea, in the order the book needs them:
 - ``aux_quine``  the auxiliary quine: replicate yourself and classify digits; L-BFGS and paper-style (chapter 4)
 - ``data``     digits with no download (scikit-learn's), and a real MNIST IDX reader (chapter 4)
 - ``weightpred``  networks that read other networks: random MLPs, forward and inverse predictors (chapter 5)
+- ``zoo``      a zoo of networks trained from different initialisations on one task, in one batched run (chapter 5)
 - ``arccos``   closed forms for bias-free ReLU networks under Gaussian inputs: the exact functional loss (chapter 5)
 - ``plots``    the book's plotly renderer, colour-blind-safe palette, figures
 - ``widgets``  live ipywidgets explorers with a static stand-in for the book
@@ -26,7 +27,7 @@ One module per idea, in the order the book needs them:
 The book's own tooling (student copies, the Colab cells, the diagrams) lives in ``tools/``, outside this package.
 """
 
-from . import arccos, budgets, exercise, existence, gallery, metrics, plots, weightpred, widgets  # noqa: F401  (plots sets up the renderer and palette once)
+from . import arccos, budgets, exercise, existence, gallery, metrics, plots, weightpred, widgets, zoo  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
 from .exact import (

@@ -65,7 +65,7 @@ BUDGETS = {
     2: Budget(default=12, smoke=5.5),
     3: Budget(default=33, smoke=5.5),
     4: Budget(default=40, smoke=5.5),
-    5: Budget(default=40, smoke=7),
+    5: Budget(default=46, smoke=7),
     6: Budget(default=30, smoke=7),
 }
 

@@ -14,6 +14,9 @@
 * ``functional_loss``: MSE between the true and the predicted weights'
   outputs on fresh inputs; ``r2_against_mean``: 1 - MSE / variance of the true
   outputs.
+* What else a predictor may read (seed 004): ``ArchitectureOnly`` (the
+  architecture alone, no pairs) and ``ProbePredictor`` (the outputs, or their
+  mean and spread, on one fixed probe batch of inputs).
 * ``align_hidden``: match the predicted network's hidden units to the true
   one's (``scipy.optimize.linear_sum_assignment``), so weights can be
   compared after the permutation that leaves the function unchanged.
@@ -38,7 +41,8 @@ __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_m
            "permute_hidden", "make_pairs", "TrainRecord", "smooth", "train_inverse", "train_forward",
            "refine_lm", "evaluate_inverse", "POOLINGS", "least_squares_weights", "canonicalise", "lm_from_random",
            "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread",
-           "hidden_units"]
+           "hidden_units", "ArchitectureOnly", "ProbePredictor", "PROBE_FEATURES", "probe_inputs", "fit_adam",
+           "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation"]
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,67 @@ class AttentionPool(nn.Module):
         return self.rho(_with_cond(pooled.flatten(1), cond, self.cond))
 
 
+class ArchitectureOnly(nn.Module):
+    """The seed's first predictor: the architecture in (here the number of hidden units used, one-hot), the
+    weights out, and nothing about the function: an MLP on ``cond`` alone.  It takes the set encoders'
+    arguments, (pairs, cond), so that the same trainers and evaluations apply, and never reads ``pairs``."""
+
+    def __init__(self, widths: int, unknowns: int, hidden: int = 64):
+        super().__init__()
+        self.cond = widths
+        self.net = _mlp([widths, hidden, hidden, unknowns])
+
+    def forward(self, pairs, cond):
+        if cond is None or cond.ndim != 2 or cond.shape[1] != self.cond:
+            raise QuineInputError(f"cond must have shape (batch, {self.cond}): the architecture, one-hot")
+        return self.net(cond.to(self.net[0].weight.dtype))
+
+
+#: What ``ProbePredictor`` reads from a network's outputs on the probe batch: ``"outputs"``, all of them in the
+#: probe's order; ``"moments"``, only their mean and standard deviation (the seed's activation statistics).
+PROBE_FEATURES = ("outputs", "moments")
+
+
+class ProbePredictor(nn.Module):
+    """The seed's third predictor: weights from statistics of the network's activations on one *fixed* probe
+    batch of inputs (``probe_inputs``), the same batch for every network, so the inputs need not be read.
+
+    It takes pairs made on that probe (``make_pairs(..., probe=...)``) and keeps only their outputs:
+    ``features="outputs"`` reads all ``n_probe x n_out`` of them in the probe's order (a flat MLP, which a fixed
+    order makes legitimate), ``"moments"`` their mean and standard deviation over the batch (2 x n_out numbers).
+    """
+
+    def __init__(self, n_in: int, n_out: int, n_probe: int, unknowns: int, features: str = "outputs",
+                 hidden: int = 256, depth: int = 3):
+        super().__init__()
+        if features not in PROBE_FEATURES:
+            raise QuineInputError(f"features must be one of {PROBE_FEATURES}, got {features!r}")
+        self.n_in, self.n_out, self.n_probe, self.features = n_in, n_out, n_probe, features
+        self.d_pair = n_in + n_out
+        width = n_probe * n_out if features == "outputs" else 2 * n_out
+        self.net = _mlp([width] + [hidden] * depth + [unknowns])
+
+    def featurise(self, pairs: torch.Tensor) -> torch.Tensor:
+        _check_pairs(pairs, self.d_pair)
+        if pairs.shape[1] != self.n_probe:
+            raise QuineInputError(f"this predictor reads a probe batch of {self.n_probe} inputs, got {pairs.shape[1]}")
+        y = pairs[..., self.n_in:]
+        if self.features == "outputs":
+            return y.flatten(1)
+        return torch.cat([y.mean(1), y.std(1, unbiased=False)], dim=1)
+
+    def forward(self, pairs, cond=None):
+        if cond is not None:
+            raise QuineInputError("ProbePredictor takes no conditioning input")
+        return self.net(self.featurise(pairs))
+
+
+def probe_inputs(spec: "MLPSpec", n_probe: int, *, seed: int = 777, dtype: torch.dtype = torch.float32):
+    """The fixed probe batch: ``n_probe`` inputs ~ N(0, I) from their own seed, shape (n_probe, n_in)."""
+    (n_probe,) = check_sizes(n_probe, "n_probe")
+    return torch.randn(n_probe, spec.n_in, generator=torch.Generator().manual_seed(int(seed)), dtype=dtype)
+
+
 def _with_cond(z, cond, size):
     """Append the conditioning vector (an architecture description) to the pooled code."""
     if size == 0:
@@ -319,14 +384,21 @@ def align_hidden(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -
 
 # ----------------------------------------------------------------------------------------- data and training
 def make_pairs(spec: MLPSpec, batch: int, n_pairs: int, *, generator: torch.Generator | None = None,
-               scale: float = 1.0, shift: float = 0.0, weights: dict | None = None):
+               scale: float = 1.0, shift: float = 0.0, weights: dict | None = None,
+               probe: torch.Tensor | None = None):
     """Fresh networks (unless ``weights`` is given) and ``n_pairs`` input/output pairs of each.
 
-    Inputs are ``scale * N(0, I) + shift``.  Returns (weights, pairs) with pairs of shape
+    Inputs are ``scale * N(0, I) + shift``, fresh for every network, or with ``probe`` (n_pairs, n_in) the same
+    inputs for every network (then ``scale * probe + shift``).  Returns (weights, pairs) with pairs of shape
     (batch, n_pairs, n_in + n_out): each row is x followed by y.
     """
     w = random_mlps(spec, batch, generator=generator) if weights is None else weights
-    x = scale * torch.randn(batch, n_pairs, spec.n_in, generator=generator) + shift
+    if probe is None:
+        x = scale * torch.randn(batch, n_pairs, spec.n_in, generator=generator) + shift
+    else:
+        if probe.shape != (n_pairs, spec.n_in):
+            raise QuineInputError(f"probe must have shape ({n_pairs}, {spec.n_in}), got {tuple(probe.shape)}")
+        x = (scale * probe + shift).to(w[next(iter(w))].dtype).expand(batch, -1, -1)
     return w, torch.cat([x, mlp_forward(w, x)], dim=-1)
 
 
@@ -362,7 +434,8 @@ def _schedule(opt, lr, step, steps):
 
 def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000, batch: int = 256,
                   n_eval: int = 64, lr: float = 1e-3, seed: int = 0, loss: str = "functional",
-                  hidden_range: tuple[int, int] | None = None, progress: bool = False) -> TrainRecord:
+                  hidden_range: tuple[int, int] | None = None, tell_width: bool = True,
+                  probe: torch.Tensor | None = None, progress: bool = False) -> TrainRecord:
     """Train an inverse predictor (pairs -> weights) on fresh random networks every step.
 
     ``loss="functional"``: MSE between the true and the predicted networks' outputs on ``n_eval`` fresh
@@ -371,7 +444,9 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
     weights, where the target is the true network with its hidden units randomly permuted and rescaled
     (relu(c z) = c relu(z) for c > 0): the same function, written down the way an independently trained
     network might write it.  ``hidden_range=(lo, hi)``: each network uses a random number of hidden units
-    in lo..hi (the rest are zero) and the model receives that number, one-hot, as its ``cond`` input.
+    in lo..hi (the rest are zero) and the model receives that number, one-hot, as its ``cond`` input (unless
+    ``tell_width=False``: then it sees the pairs alone).  ``probe`` (n_pairs, n_in): the pairs' inputs are this
+    fixed batch for every network (``probe_inputs``), as ``ProbePredictor`` needs.
     ``n_pairs`` may be a range (lo, hi): each step then draws its number of pairs from lo..hi, so that one
     set encoder learns to use however many pairs it is given.
     Adam with a cosine learning-rate schedule; data from a generator seeded with ``seed``.
@@ -388,13 +463,17 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
         raise QuineInputError(f"n_pairs range must have lo <= hi, got {n_pairs}")
     gen = torch.Generator().manual_seed(int(seed))
 
+    if probe is not None and lo != hi:
+        raise QuineInputError("a fixed probe batch needs a fixed number of pairs")
+
     def step_loss():
         w = random_mlps(spec, batch, generator=gen)
         cond = None
         if hidden_range is not None:
-            w, cond = _mask_hidden(spec, w, hidden_range, gen)
+            w, cond = mask_hidden(spec, w, hidden_range, gen)
+            cond = cond if tell_width else None
         count = lo if lo == hi else int(torch.randint(lo, hi + 1, (1,), generator=gen))
-        w, pairs = make_pairs(spec, batch, count, generator=gen, weights=w)
+        w, pairs = make_pairs(spec, batch, count, generator=gen, weights=w, probe=probe)
         pred = model(pairs) if cond is None else model(pairs, cond)
         if loss == "functional":
             return functional_loss(spec, pred, w, torch.randn(batch, n_eval, spec.n_in, generator=gen))
@@ -403,15 +482,17 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
         return ((pred - flatten_mlps(_random_symmetry(spec, w, gen))) ** 2).mean()
 
     model.train()
-    rec = _fit(model, f"{type(model).__name__}, {loss} loss, {n_pairs} pairs", step_loss, steps=steps, batch=batch,
+    rec = fit_adam(model, f"{type(model).__name__}, {loss} loss, {n_pairs} pairs", step_loss, steps=steps, batch=batch,
                lr=lr, progress=progress)
     model.eval()
     return rec
 
 
-def _fit(model: nn.Module, method: str, step_loss, *, steps: int, batch: int, lr: float,
-         progress: bool) -> TrainRecord:
-    """Adam with a cosine schedule on ``step_loss()`` (fresh data each call); stops on a non-finite loss."""
+def fit_adam(model: nn.Module, method: str, step_loss, *, steps: int, batch: int, lr: float,
+             progress: bool = False) -> TrainRecord:
+    """Adam with a cosine learning-rate schedule from ``lr`` to 0 over ``steps`` steps of ``step_loss()`` (a
+    function returning the loss on fresh data each call; ``batch`` is only counted, as functions seen); stops
+    on a non-finite loss with the reason.  Every predictor of chapter 5 is trained by it."""
     from .solvers import progress_bar
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -433,7 +514,10 @@ def _fit(model: nn.Module, method: str, step_loss, *, steps: int, batch: int, lr
     return rec
 
 
-def _mask_hidden(spec, w, hidden_range, gen):
+def mask_hidden(spec: MLPSpec, w: dict[str, torch.Tensor], hidden_range: tuple[int, int],
+                gen: torch.Generator | None = None):
+    """Each network keeps a random number of its first hidden units, uniform in lo..hi (``hidden_range``), the
+    others zeroed.  Returns (weights, that number one-hot: shape (batch, n_hidden))."""
     lo, hi = hidden_range
     if not 1 <= lo <= hi <= spec.n_hidden:
         raise QuineInputError(f"hidden_range must satisfy 1 <= lo <= hi <= {spec.n_hidden}, got {hidden_range}")
@@ -472,6 +556,30 @@ def unit_spread(weights: dict[str, torch.Tensor]) -> float:
     return float(((units - units.mean(1, keepdim=True)) ** 2).sum() / (units**2).sum())
 
 
+def relative_weight_error(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -> float:
+    """sum_W ||w_hat - w||^2 / sum_W ||w||^2, pooled over the batch of networks: predicting zero weights
+    scores 1, an exact copy 0 (the weight-space analogue of a quine's rho^2)."""
+    a, b = flatten_mlps(pred), flatten_mlps(true)
+    if a.shape != b.shape:
+        raise QuineInputError(f"the two batches of networks differ in shape: {tuple(a.shape)} and {tuple(b.shape)}")
+    return float(((a - b) ** 2).sum() / (b**2).sum())
+
+
+def aligned_weight_error(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor], *,
+                         canonical: bool = True, per_network: bool = False):
+    """The relative weight error after removing the symmetries that leave each function unchanged: both batches
+    canonicalised (``canonicalise``: unit-norm incoming weights; skipped with ``canonical=False``), then each
+    predicted network's hidden units matched to the true one's (``align_hidden``).  ``per_network=True`` returns
+    one value per network (a tensor) instead of the pooled ratio."""
+    if canonical:
+        pred, true = canonicalise(pred), canonicalise(true)
+    aligned = permute_hidden(pred, align_hidden(pred, true))
+    if not per_network:
+        return relative_weight_error(aligned, true)
+    a, b = flatten_mlps(aligned), flatten_mlps(true)
+    return ((a - b) ** 2).sum(1) / (b**2).sum(1)
+
+
 def _random_symmetry(spec, w, gen):
     """The same functions with hidden units randomly permuted and positively rescaled, network by network."""
     batch = w["W1"].shape[0]
@@ -502,18 +610,22 @@ def refine_lm(spec: MLPSpec, flat0: torch.Tensor, pairs: torch.Tensor, iteration
 
 def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: int = 2048, inputs: int = 256,
                      seed: int = 12345, scale: float = 1.0, shift: float = 0.0, refine: int = 0,
-                     hidden_range: tuple[int, int] | None = None) -> dict:
+                     hidden_range: tuple[int, int] | None = None, tell_width: bool = True,
+                     probe: torch.Tensor | None = None) -> dict:
     """R² of the predicted networks on held-out networks and fresh inputs (both from ``seed``).
 
     The pairs the model sees and the evaluation inputs share ``scale`` and ``shift``; ``refine`` > 0 also
-    reports R² after that many Levenberg-Marquardt iterations on the observed pairs.
+    reports R² after that many Levenberg-Marquardt iterations on the observed pairs.  ``hidden_range``,
+    ``tell_width`` and ``probe`` as in ``train_inverse``.
     """
     gen = torch.Generator().manual_seed(int(seed))
     w = random_mlps(spec, functions, generator=gen)
     cond = None
     if hidden_range is not None:
-        w, cond = _mask_hidden(spec, w, hidden_range, gen)
-    w, pairs = make_pairs(spec, functions, n_pairs, generator=gen, weights=w, scale=scale, shift=shift)
+        w, cond = mask_hidden(spec, w, hidden_range, gen)
+        cond = cond if tell_width else None
+    w, pairs = make_pairs(spec, functions, n_pairs, generator=gen, weights=w, scale=scale, shift=shift,
+                          probe=probe)
     x = scale * torch.randn(functions, inputs, spec.n_in, generator=gen) + shift
     y = mlp_forward(w, x)
     with torch.no_grad():
@@ -625,27 +737,75 @@ ABLATION = (
 )
 
 
+#: Seed 004's activation-statistics predictor against the pairs-based set encoder, all reading 20 numbers of
+#: outputs: Deep Sets (max) on pairs at fresh random inputs and on pairs at one fixed probe batch, an MLP on the
+#: outputs at the probe, and an MLP on only their mean and standard deviation (the seed's features).
+PROBE_COMPARISON = (
+    ("Deep Sets (max), random pairs", "DeepSets", {"width": 128, "pooling": "max"}),
+    ("Deep Sets (max), pairs at the probe", "DeepSets", {"width": 128, "pooling": "max", "probe": True}),
+    ("MLP on the outputs at the probe", "ProbePredictor", {"features": "outputs", "probe": True}),
+    ("MLP on their mean and std (the seed's)", "ProbePredictor", {"features": "moments", "probe": True}),
+)
+
+
 def pooling_ablation(spec: MLPSpec, *, steps: int, n_pairs=(10, 45), eval_pairs: int = 20, batch: int = 256,
                      lr: float = 2e-3, hidden: int = 128, functions: int = 2048, seed: int = 0,
-                     variants=ABLATION, progress: bool = False) -> list[dict]:
-    """Every set encoder in ``variants`` trained at the same budget (same steps, batch, schedule, data seed and
+                     variants=ABLATION, refine: int = 0, progress: bool = False) -> list[dict]:
+    """Every predictor in ``variants`` trained at the same budget (same steps, batch, schedule, data seed and
     initialisation seed) and scored on the same held-out networks with ``eval_pairs`` pairs.  A variant's keyword
-    arguments may name the training ``loss`` (default ``"functional"``); the rest go to the encoder.  One row per
-    variant: label, pooled width, trainable parameters, ``r2_summary``'s numbers, training time and loss."""
+    arguments may name the training ``loss`` (default ``"functional"``) and ``probe=True`` (the predictor reads
+    pairs at the fixed probe batch ``probe_inputs(spec, eval_pairs)``, and trains on ``eval_pairs`` pairs there);
+    the rest go to the predictor.  One row per variant: label, pooled width (the numbers the decoder reads),
+    trainable parameters, ``r2_summary``'s numbers (and ``r2_refined``, ``r2_median_refined`` after ``refine``
+    Levenberg-Marquardt iterations on the pairs), training time and loss."""
     classes = {"DeepSets": DeepSets, "AttentionPool": AttentionPool}
     rows = []
     for label, cls, kwargs in variants:
         kwargs = dict(kwargs)
         loss = kwargs.pop("loss", "functional")
+        probe = probe_inputs(spec, eval_pairs) if kwargs.pop("probe", False) else None
         torch.manual_seed(seed)
-        model = classes[cls](spec.n_in + spec.n_out, spec.unknowns, hidden=hidden, **kwargs)
-        rec = train_inverse(model, spec, n_pairs, steps=steps, batch=batch, lr=lr, seed=seed, loss=loss,
-                            progress=progress)
-        ev = evaluate_inverse(model, spec, eval_pairs, functions=functions)
-        rows.append({"label": label, "pooled_width": model.pooled_width,
-                     "parameters": sum(p.numel() for p in model.parameters()), **ev["summary"],
-                     "seconds": rec.wall_time, "record": rec, "model": model})
+        if cls == "ProbePredictor":
+            model = ProbePredictor(spec.n_in, spec.n_out, eval_pairs, spec.unknowns, hidden=hidden, **kwargs)
+        else:
+            model = classes[cls](spec.n_in + spec.n_out, spec.unknowns, hidden=hidden, **kwargs)
+        rec = train_inverse(model, spec, n_pairs if probe is None else eval_pairs, steps=steps, batch=batch,
+                            lr=lr, seed=seed, loss=loss, probe=probe, progress=progress)
+        ev = evaluate_inverse(model, spec, eval_pairs, functions=functions, probe=probe, refine=refine)
+        width = getattr(model, "pooled_width", model.net[0].in_features if cls == "ProbePredictor" else None)
+        row = {"label": label, "pooled_width": width, "parameters": sum(p.numel() for p in model.parameters()),
+               **ev["summary"], "seconds": rec.wall_time, "record": rec, "model": model}
+        if refine:
+            row["r2_refined"] = ev["r2_refined"]
+            row["r2_median_refined"] = ev["summary_refined"]["r2_median"]
+        rows.append(row)
     return rows
+
+
+def width_generalisation(spec: MLPSpec, *, train_range: tuple[int, int], steps: int, n_pairs=(10, 45),
+                         eval_pairs: int = 30, batch: int = 256, lr: float = 2e-3, hidden: int = 128,
+                         functions: int = 1024, refine: int = 0, seed: int = 0, progress: bool = False) -> dict:
+    """Does a predictor generalise to a width it never saw?  Deep Sets (max pooling), reading the pairs alone
+    (``tell_width=False``), trained on networks of ``spec`` that use ``train_range`` of its hidden units, and a
+    control trained on every width 1..n_hidden at the same budget; both scored at every width on the same
+    held-out networks.  Returns {"widths", "trained" / "control": one ``r2_summary`` per width (with
+    ``r2_refined`` after ``refine`` polish iterations), "records"}."""
+    lo, hi = train_range
+    if not 1 <= lo <= hi <= spec.n_hidden:
+        raise QuineInputError(f"train_range must satisfy 1 <= lo <= hi <= {spec.n_hidden}, got {train_range}")
+    out = {"widths": list(range(1, spec.n_hidden + 1)), "train_range": (lo, hi), "records": {}}
+    for name, rng in (("trained", (lo, hi)), ("control", (1, spec.n_hidden))):
+        torch.manual_seed(seed)
+        model = DeepSets(spec.n_in + spec.n_out, spec.unknowns, hidden=hidden, pooling="max")
+        out["records"][name] = train_inverse(model, spec, n_pairs, steps=steps, batch=batch, lr=lr, seed=seed,
+                                             hidden_range=rng, tell_width=False, progress=progress)
+        rows = []
+        for h in out["widths"]:
+            ev = evaluate_inverse(model, spec, eval_pairs, functions=functions, hidden_range=(h, h),
+                                  tell_width=False, refine=refine)
+            rows.append({**ev["summary"], **({"r2_refined": ev["r2_refined"]} if refine else {})})
+        out[name] = rows
+    return out
 
 
 def train_forward(model: nn.Module, spec: MLPSpec, *, steps: int = 1000, batch: int = 1024, lr: float = 1e-3,
@@ -658,5 +818,5 @@ def train_forward(model: nn.Module, spec: MLPSpec, *, steps: int = 1000, batch: 
         x = torch.randn(batch, 1, spec.n_in, generator=gen)
         return ((model(x[:, 0], flatten_mlps(w)) - mlp_forward(w, x)[:, 0]) ** 2).mean()
 
-    return _fit(model, f"{type(model).__name__}, forward", step_loss, steps=steps, batch=batch, lr=lr,
+    return fit_adam(model, f"{type(model).__name__}, forward", step_loss, steps=steps, batch=batch, lr=lr,
                 progress=progress)

@@ -194,7 +194,7 @@ def test_train_inverse_rejects_bad_arguments_and_stops_on_divergence():
 
 
 def test_random_symmetries_keep_the_function_and_masks_remove_units():
-    from quinelib.weightpred import _mask_hidden, _random_symmetry
+    from quinelib.weightpred import _random_symmetry, mask_hidden
 
     spec = MLPSpec(3, 6, 2, bias=True)
     w = random_mlps(spec, 8, generator=gen(30), dtype=torch.float64)
@@ -202,7 +202,7 @@ def test_random_symmetries_keep_the_function_and_masks_remove_units():
     sym = _random_symmetry(spec, w, gen(32))
     assert not torch.allclose(flatten_mlps(sym), flatten_mlps(w))
     assert torch.allclose(mlp_forward(sym, x), mlp_forward(w, x), atol=1e-12)
-    masked, onehot = _mask_hidden(spec, w, (2, 4), gen(33))
+    masked, onehot = mask_hidden(spec, w, (2, 4), gen(33))
     used = onehot.argmax(1) + 1
     for b in range(8):
         assert torch.all(masked["W1"][b, :, used[b]:] == 0) and torch.all(masked["W2"][b, used[b]:] == 0)
@@ -360,3 +360,90 @@ def test_weight_space_optimum_is_the_mean_unit_and_exact_training_loss_runs():
     assert rec.steps == 3 and all(torch.isfinite(torch.tensor(rec.losses)))
     with pytest.raises(QuineInputError, match="bias-free"):
         wp.train_inverse(m, MLPSpec(2, 5, 1, bias=True), 10, steps=1, loss="exact")
+
+
+def test_architecture_only_reads_the_architecture_and_never_the_pairs():
+    from quinelib.weightpred import ArchitectureOnly
+
+    model = ArchitectureOnly(5, 15)
+    cond = torch.eye(5)[[0, 3]]
+    a = model(torch.randn(2, 20, 3, generator=gen(1)), cond)
+    b = model(None, cond)
+    assert a.shape == (2, 15) and torch.equal(a, b)
+    with pytest.raises(QuineInputError, match="cond must have shape"):
+        model(None, torch.eye(4))
+
+
+def test_probe_pairs_share_their_inputs_and_the_probe_predictor_reads_only_outputs():
+    from quinelib.weightpred import ProbePredictor, make_pairs, probe_inputs
+
+    spec = MLPSpec(2, 5, 1)
+    probe = probe_inputs(spec, 20)
+    assert torch.equal(probe, probe_inputs(spec, 20)), "the probe batch is fixed by its seed"
+    w, pairs = make_pairs(spec, 4, 20, generator=gen(2), probe=probe)
+    assert all(torch.equal(pairs[j, :, :2], probe) for j in range(4))
+    torch.testing.assert_close(pairs[..., 2:], mlp_forward(w, probe.expand(4, -1, -1)))
+    with pytest.raises(QuineInputError, match="probe must have shape"):
+        make_pairs(spec, 4, 10, generator=gen(2), probe=probe)
+    moments = ProbePredictor(2, 1, 20, 15, features="moments")
+    f = moments.featurise(pairs)
+    torch.testing.assert_close(f, torch.stack([pairs[..., 2].mean(1), pairs[..., 2].std(1, unbiased=False)], 1))
+    outputs = ProbePredictor(2, 1, 20, 15, features="outputs")
+    assert outputs(pairs).shape == (4, 15) and outputs.featurise(pairs).shape == (4, 20)
+    changed = pairs.clone()
+    changed[..., :2] += 1.0  # the inputs are not read: the probe is known
+    assert torch.equal(outputs(changed), outputs(pairs))
+    with pytest.raises(QuineInputError, match="probe batch of 20"):
+        outputs(pairs[:, :10])
+    with pytest.raises(QuineInputError, match="features must be one of"):
+        ProbePredictor(2, 1, 20, 15, features="median")
+    with pytest.raises(QuineInputError, match="fixed number of pairs"):
+        from quinelib.weightpred import train_inverse
+
+        train_inverse(outputs, spec, (10, 20), steps=1, probe=probe)
+
+
+def test_relative_and_aligned_weight_errors():
+    from quinelib.weightpred import aligned_weight_error, canonicalise, relative_weight_error
+
+    spec = MLPSpec(2, 5, 1)
+    w = random_mlps(spec, 6, generator=gen(3))
+    zero = {k: torch.zeros_like(v) for k, v in w.items()}
+    assert relative_weight_error(w, w) == 0.0
+    assert relative_weight_error(zero, w) == pytest.approx(1.0)
+    perm = torch.stack([torch.randperm(5, generator=gen(j)) for j in range(6)])
+    copy = permute_hidden(w, perm)
+    scale = torch.exp(torch.randn(6, 5, generator=gen(4)))
+    copy["W1"], copy["W2"] = copy["W1"] * scale[:, None, :], copy["W2"] / scale[:, :, None]
+    assert relative_weight_error(copy, w) > 0.1
+    assert aligned_weight_error(copy, w) < 1e-10
+    per = aligned_weight_error(copy, w, per_network=True)
+    assert per.shape == (6,) and float(per.max()) < 1e-10
+    assert aligned_weight_error(copy, w, canonical=False) > 1e-3, "without canonicalising, the scales remain"
+    assert aligned_weight_error(canonicalise(copy), canonicalise(w), canonical=False) < 1e-10
+    with pytest.raises(QuineInputError, match="differ in shape"):
+        relative_weight_error(random_mlps(MLPSpec(2, 4, 1), 6), w)
+
+
+def test_width_generalisation_scores_every_width_for_both_models():
+    from quinelib.weightpred import width_generalisation
+
+    spec = MLPSpec(2, 4, 1)
+    out = width_generalisation(spec, train_range=(1, 2), steps=3, batch=16, hidden=16, functions=32, refine=2)
+    assert out["widths"] == [1, 2, 3, 4]
+    for name in ("trained", "control"):
+        assert len(out[name]) == 4 and all("r2" in r and "r2_refined" in r for r in out[name])
+        assert out["records"][name].steps == 3
+    with pytest.raises(QuineInputError, match="train_range"):
+        width_generalisation(spec, train_range=(0, 2), steps=1)
+
+
+def test_the_probe_comparison_runs_every_predictor_with_its_polish():
+    from quinelib.weightpred import PROBE_COMPARISON, pooling_ablation
+
+    spec = MLPSpec(2, 3, 1)
+    rows = pooling_ablation(spec, steps=2, n_pairs=12, eval_pairs=12, batch=8, hidden=16, functions=16,
+                            variants=PROBE_COMPARISON, refine=2)
+    assert [r["label"] for r in rows] == [v[0] for v in PROBE_COMPARISON]
+    assert [r["pooled_width"] for r in rows] == [128, 128, 12, 2]
+    assert all(r["r2_refined"] <= 1 and r["record"].steps == 2 for r in rows)
