@@ -42,7 +42,7 @@ __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_m
            "refine_lm", "evaluate_inverse", "POOLINGS", "least_squares_weights", "canonicalise", "lm_from_random",
            "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread",
            "hidden_units", "ArchitectureOnly", "ProbePredictor", "PROBE_FEATURES", "probe_inputs", "fit_adam",
-           "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation"]
+           "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation", "best_fit"]
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,8 @@ class ArchitectureOnly(nn.Module):
     def forward(self, pairs, cond):
         if cond is None or cond.ndim != 2 or cond.shape[1] != self.cond:
             raise QuineInputError(f"cond must have shape (batch, {self.cond}): the architecture, one-hot")
-        return self.net(cond.to(self.net[0].weight.dtype))
+        weight = self.net[0].weight
+        return self.net(cond.to(device=weight.device, dtype=weight.dtype))
 
 
 #: What ``ProbePredictor`` reads from a network's outputs on the probe batch: ``"outputs"``, all of them in the
@@ -521,9 +522,9 @@ def mask_hidden(spec: MLPSpec, w: dict[str, torch.Tensor], hidden_range: tuple[i
     lo, hi = hidden_range
     if not 1 <= lo <= hi <= spec.n_hidden:
         raise QuineInputError(f"hidden_range must satisfy 1 <= lo <= hi <= {spec.n_hidden}, got {hidden_range}")
-    batch = w["W1"].shape[0]
-    h = torch.randint(lo, hi + 1, (batch,), generator=gen)
-    keep = (torch.arange(spec.n_hidden)[None, :] < h[:, None]).to(w["W1"].dtype)
+    batch, device = w["W1"].shape[0], w["W1"].device
+    h = torch.randint(lo, hi + 1, (batch,), generator=gen).to(device)
+    keep = (torch.arange(spec.n_hidden, device=device)[None, :] < h[:, None]).to(w["W1"].dtype)
     w = dict(w)
     w["W1"] = w["W1"] * keep[:, None, :]
     w["W2"] = w["W2"] * keep[:, :, None]
@@ -667,21 +668,35 @@ def canonicalise(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def lm_from_random(spec: MLPSpec, pairs: torch.Tensor, *, starts: int = 1, iterations: int = 30,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
-    """The solver alone, no predictor: Levenberg-Marquardt on the pairs (``refine_lm``) from ``starts`` fresh
-    LeCun networks per problem, keeping for each network the start whose fit has the smallest residual *on its
-    pairs* (the only data a solver may look at).  Returns (B, unknowns)."""
-    (starts,) = check_sizes(starts, "starts")
-    B = pairs.shape[0]
-    reps = pairs.repeat_interleave(starts, dim=0)
-    flat0 = flatten_mlps(random_mlps(spec, B * starts, generator=generator, dtype=pairs.dtype))
-    fitted = refine_lm(spec, flat0, reps, iterations=iterations)
+def best_fit(spec: MLPSpec, starts: torch.Tensor, pairs: torch.Tensor, *, iterations: int = 30) -> torch.Tensor:
+    """Levenberg-Marquardt on the pairs (``refine_lm``) from every start in ``starts`` (B, S, unknowns), keeping
+    for each network the fit with the smallest residual *on its pairs* (the only data a solver may look at).
+    Returns (B, unknowns)."""
+    if starts.ndim != 3 or starts.shape[0] != pairs.shape[0] or starts.shape[2] != spec.unknowns:
+        raise QuineInputError(f"starts must have shape ({pairs.shape[0]}, S, {spec.unknowns}), got {tuple(starts.shape)}")
+    B, S = starts.shape[:2]
+    reps = pairs.repeat_interleave(S, dim=0)
+    fitted = refine_lm(spec, starts.reshape(B * S, -1), reps, iterations=iterations)
     x, y = reps[..., :spec.n_in], reps[..., spec.n_in:]
-    residual = ((mlp_forward(unflatten_mlps(spec, fitted), x) - y) ** 2).sum((1, 2)).reshape(B, starts)
+    residual = ((mlp_forward(unflatten_mlps(spec, fitted), x) - y) ** 2).sum((1, 2)).reshape(B, S)
     residual = torch.nan_to_num(residual, nan=torch.inf)
     best = residual.argmin(dim=1)
-    return fitted.reshape(B, starts, -1)[torch.arange(B), best]
+    return fitted.reshape(B, S, -1)[torch.arange(B), best]
+
+
+def lm_from_random(spec: MLPSpec, pairs: torch.Tensor, *, starts: int = 1, iterations: int = 30,
+                   generator: torch.Generator | None = None, predicted: torch.Tensor | None = None) -> torch.Tensor:
+    """The solver alone, no predictor: Levenberg-Marquardt on the pairs from ``starts`` fresh LeCun networks per
+    problem, the best fit on the pairs kept (``best_fit``).  With ``predicted`` (B, unknowns), the prediction is
+    one more start: the predictor's start with random restarts beside it.  Returns (B, unknowns)."""
+    (starts,) = check_sizes(starts, "starts")
+    B = pairs.shape[0]
+    flat0 = flatten_mlps(random_mlps(spec, B * starts, generator=generator, dtype=pairs.dtype)).reshape(B, starts, -1)
+    if predicted is not None:
+        if predicted.shape != (B, spec.unknowns):
+            raise QuineInputError(f"predicted must have shape ({B}, {spec.unknowns}), got {tuple(predicted.shape)}")
+        flat0 = torch.cat([predicted.to(flat0.dtype).unsqueeze(1), flat0], dim=1)
+    return best_fit(spec, flat0, pairs, iterations=iterations)
 
 
 def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: int = 1024, inputs: int = 256,

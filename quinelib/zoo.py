@@ -86,9 +86,10 @@ def balanced_teacher(spec: MLPSpec, *, generator: torch.Generator | None = None)
 
 
 def zoo_r2(spec: MLPSpec, weights: dict, teacher: dict, *, inputs: int = 4096, seed: int = 999) -> torch.Tensor:
-    """R^2_mu of each network in ``weights`` against the teacher's function on ``inputs`` fresh inputs."""
+    """Each network's own R^2_mu,W (``metrics.r2_per_network``) with the teacher's outputs on ``inputs`` fresh inputs
+    as the truth."""
     x = torch.randn(1, inputs, spec.n_in, generator=torch.Generator().manual_seed(int(seed)),
-                    dtype=weights["W1"].dtype)
+                    dtype=weights["W1"].dtype).to(weights["W1"].device)
     batch = weights["W1"].shape[0]
     y_true = mlp_forward(teacher, x).expand(batch, -1, -1)
     return r2_per_network(mlp_forward(weights, x.expand(batch, -1, -1)), y_true)
@@ -114,9 +115,11 @@ def train_zoo(spec: MLPSpec, *, students_per_width: int, widths=None, train_inpu
         raise QuineInputError(f"teacher must be one network of the spec: keys {sorted(spec.shapes)}, batch 1")
     width_of = torch.tensor(widths).repeat_interleave(students_per_width)
     size = int(width_of.shape[0])
-    x = torch.randn(1, train_inputs, spec.n_in, generator=gen)
+    dtype, device = teacher["W1"].dtype, teacher["W1"].device
+    x = torch.randn(1, train_inputs, spec.n_in, generator=gen, dtype=dtype).to(device)
     y = mlp_forward(teacher, x)
-    model = _Students(spec, random_mlps(spec, size, generator=gen), width_of)
+    init = {k: v.to(device) for k, v in random_mlps(spec, size, generator=gen, dtype=dtype).items()}
+    model = _Students(spec, init, width_of.to(device))
     xs, ys = x.expand(size, -1, -1), y.expand(size, -1, -1)
 
     def step_loss():
@@ -145,7 +148,7 @@ def fit_architecture_only(model: nn.Module, zoo: Zoo, *, loss: str, steps: int =
         pred = model(None, cond)
         if loss == "weights":
             return ((pred - target) ** 2).mean()
-        x = torch.randn(zoo.size, n_eval, spec.n_in, generator=gen)
+        x = torch.randn(zoo.size, n_eval, spec.n_in, generator=gen, dtype=target.dtype).to(target.device)
         return ((mlp_forward(unflatten_mlps(spec, pred), x) - mlp_forward(zoo.weights, x)) ** 2).mean()
 
     model.train()

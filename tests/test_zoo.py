@@ -65,3 +65,11 @@ def test_bad_zoo_arguments_get_clear_errors():
         zm.train_zoo(SPEC, students_per_width=2, widths=(4,))
     with pytest.raises(QuineInputError, match="teacher must be"):
         zm.train_zoo(SPEC, students_per_width=2, teacher=random_mlps(SPEC, 2))
+
+
+def test_a_float64_zoo_trains_in_float64():
+    teacher = {k: v.double() for k, v in zm.balanced_teacher(SPEC, generator=torch.Generator().manual_seed(3)).items()}
+    zoo = zm.train_zoo(SPEC, students_per_width=2, steps=20, teacher=teacher)
+    assert zoo.weights["W1"].dtype == torch.float64 and zoo.r2.dtype == torch.float64
+    rec = zm.fit_architecture_only(ArchitectureOnly(3, SPEC.unknowns).double(), zoo, loss="functional", steps=3)
+    assert rec.steps == 3
