@@ -42,7 +42,8 @@ __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_m
            "refine_lm", "evaluate_inverse", "POOLINGS", "least_squares_weights", "canonicalise", "lm_from_random",
            "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread",
            "hidden_units", "ArchitectureOnly", "ProbePredictor", "PROBE_FEATURES", "probe_inputs", "fit_adam",
-           "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation", "best_fit"]
+           "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation", "best_fit",
+           "pair_residual", "basin_hopping"]
 
 
 @dataclass(frozen=True)
@@ -677,11 +678,45 @@ def best_fit(spec: MLPSpec, starts: torch.Tensor, pairs: torch.Tensor, *, iterat
     B, S = starts.shape[:2]
     reps = pairs.repeat_interleave(S, dim=0)
     fitted = refine_lm(spec, starts.reshape(B * S, -1), reps, iterations=iterations)
-    x, y = reps[..., :spec.n_in], reps[..., spec.n_in:]
-    residual = ((mlp_forward(unflatten_mlps(spec, fitted), x) - y) ** 2).sum((1, 2)).reshape(B, S)
-    residual = torch.nan_to_num(residual, nan=torch.inf)
-    best = residual.argmin(dim=1)
+    best = pair_residual(spec, fitted, reps).reshape(B, S).argmin(dim=1)
     return fitted.reshape(B, S, -1)[torch.arange(B), best]
+
+
+def pair_residual(spec: MLPSpec, flat: torch.Tensor, pairs: torch.Tensor) -> torch.Tensor:
+    """Each network's relative residual on its own pairs, ||f_W(x_i) - y_i|| / ||y||: the only measure of a fit
+    a solver may look at (the fresh inputs are for scoring).  Returns (B,)."""
+    x, y = pairs[..., :spec.n_in], pairs[..., spec.n_in:]
+    error = (mlp_forward(unflatten_mlps(spec, flat), x) - y).flatten(1).norm(dim=1)
+    return torch.nan_to_num(error / y.flatten(1).norm(dim=1).clamp_min(torch.finfo(y.dtype).tiny), nan=torch.inf)
+
+
+def basin_hopping(spec: MLPSpec, flat0: torch.Tensor, pairs: torch.Tensor, *, rounds: int = 10,
+                  jitter: float = 0.3, iterations: int = 20, generator: torch.Generator | None = None) -> dict:
+    """Levenberg-Marquardt from ``flat0`` (``refine_lm``), then ``rounds`` hops: every network's best fit so far
+    is perturbed (Gaussian noise of ``jitter`` times its mean absolute weight), refitted, and the refit kept
+    when its residual on the pairs (``pair_residual``) is smaller.  A ReLU network's least-squares landscape is
+    cut into pieces by which pairs each hidden unit is active on, and plain LM stops in the piece it starts
+    in; a hop lets it try a neighbouring piece.  Returns ``{"weights": (B, unknowns), "residual": (B,),
+    "history": [median residual after the start and after each hop], "accepted": [share of networks
+    improved by each hop]}``."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 0:
+        raise QuineInputError(f"rounds must be a whole number >= 0, got {rounds!r}")
+    if not (isinstance(jitter, (int, float)) and math.isfinite(jitter) and jitter > 0):
+        raise QuineInputError(f"jitter must be a finite number > 0, got {jitter!r}")
+    best = refine_lm(spec, flat0, pairs, iterations=iterations)
+    residual = pair_residual(spec, best, pairs)
+    history, accepted = [float(residual.median())], []
+    for _ in range(rounds):
+        size = jitter * best.abs().mean(1, keepdim=True)
+        noise = torch.randn(best.shape, generator=generator, dtype=best.dtype).to(best.device)
+        candidate = refine_lm(spec, best + size * noise, pairs, iterations=iterations)
+        r = pair_residual(spec, candidate, pairs)
+        better = r < residual
+        best = torch.where(better[:, None], candidate, best)
+        residual = torch.where(better, r, residual)
+        history.append(float(residual.median()))
+        accepted.append(float(better.double().mean()))
+    return {"weights": best, "residual": residual, "history": history, "accepted": accepted}
 
 
 def lm_from_random(spec: MLPSpec, pairs: torch.Tensor, *, starts: int = 1, iterations: int = 30,
@@ -700,13 +735,17 @@ def lm_from_random(spec: MLPSpec, pairs: torch.Tensor, *, starts: int = 1, itera
 
 
 def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: int = 1024, inputs: int = 256,
-                   starts: int = 4, iterations: int = 30, seed: int = 54321, fail_below: float = FAIL_BELOW) -> dict:
+                   starts: int = 4, iterations: int = 30, seed: int = 54321, fail_below: float = FAIL_BELOW,
+                   hops: int = 0, jitter: float = 0.3) -> dict:
     """What does the predictor contribute once the solver polishes?  On the same held-out networks and pairs:
 
     * ``"predictor alone"``: the set encoder's prediction;
     * ``"LM from a random start"`` and ``f"LM, best of {starts} random starts"``: the solver alone
       (``lm_from_random``), no training at all;
-    * ``"predictor + LM"``: the solver started from the prediction.
+    * ``"predictor + LM"``: the solver started from the prediction;
+    * with ``hops`` > 0, also ``"predictor + LM, 8 hops"`` and ``"LM from a random start, 8 hops"`` (for 8):
+      ``basin_hopping`` (20 iterations a hop, ``jitter``) from the polished prediction and from the random
+      start's fit, so the two starts are compared at equal solver effort.
 
     Each entry holds ``r2_summary``'s pooled R^2_mu, per-network median, 5th percentile and failure share
     (per-network R^2_mu below ``fail_below``) on fresh inputs, ``seconds_per_network`` (wall time over
@@ -729,13 +768,23 @@ def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: 
         pred = model(pairs)
     t_pred = time.perf_counter() - t0
     rows["predictor alone"] = score(pred, t_pred)
+    fits, seconds = {}, {}
     for k, label in ((1, "LM from a random start"), (starts, f"LM, best of {starts} random starts")):
         t0 = time.perf_counter()
-        fitted = lm_from_random(spec, pairs, starts=k, iterations=iterations, generator=gen)
-        rows[label] = score(fitted, time.perf_counter() - t0)
+        fits[label] = lm_from_random(spec, pairs, starts=k, iterations=iterations, generator=gen)
+        seconds[label] = time.perf_counter() - t0
+        rows[label] = score(fits[label], seconds[label])
     t0 = time.perf_counter()
-    polished = refine_lm(spec, pred, pairs, iterations=iterations)
-    rows["predictor + LM"] = score(polished, t_pred + time.perf_counter() - t0)
+    fits["predictor + LM"] = refine_lm(spec, pred, pairs, iterations=iterations)
+    seconds["predictor + LM"] = t_pred + time.perf_counter() - t0
+    rows["predictor + LM"] = score(fits["predictor + LM"], seconds["predictor + LM"])
+    if hops:
+        hop_s = f"{hops} hop{'s' if hops > 1 else ''}"
+        for start, label in (("predictor + LM", f"predictor + LM, {hop_s}"),
+                             ("LM from a random start", f"LM from a random start, {hop_s}")):
+            t0 = time.perf_counter()
+            hopped = basin_hopping(spec, fits[start], pairs, rounds=hops, jitter=jitter, generator=gen)["weights"]
+            rows[label] = score(hopped, seconds[start] + time.perf_counter() - t0)
     return rows
 
 

@@ -336,6 +336,9 @@ def test_compare_starts_reports_every_start_with_its_summary():
         assert {"r2", "r2_median", "r2_p5", "fail_share", "seconds_per_network"} <= set(r)
         assert r["seconds_per_network"] > 0
     assert rows["predictor + LM"]["r2"] > rows["predictor alone"]["r2"]
+    hopped = wp.compare_starts(model, spec, 12, functions=16, inputs=32, starts=2, iterations=5, hops=1)
+    assert list(hopped)[4:] == ["predictor + LM, 1 hop", "LM from a random start, 1 hop"]
+    assert hopped["predictor + LM, 1 hop"]["seconds_per_network"] > hopped["predictor + LM"]["seconds_per_network"]
 
 
 def test_pooling_ablation_trains_every_variant_at_one_budget():
@@ -447,3 +450,36 @@ def test_the_probe_comparison_runs_every_predictor_with_its_polish():
     assert [r["label"] for r in rows] == [v[0] for v in PROBE_COMPARISON]
     assert [r["pooled_width"] for r in rows] == [128, 128, 12, 2]
     assert all(r["r2_refined"] <= 1 and r["record"].steps == 2 for r in rows)
+
+
+def test_pair_residual_is_zero_for_the_true_network_and_one_for_zero_weights():
+    spec = MLPSpec(2, 4, 1)
+    w, pairs = wp.make_pairs(spec, 8, 20, generator=gen(60))
+    assert float(wp.pair_residual(spec, flatten_mlps(w), pairs).max()) < 1e-6
+    zero = torch.zeros(8, spec.unknowns)
+    assert torch.allclose(wp.pair_residual(spec, zero, pairs), torch.ones(8))
+    nan = zero.clone()
+    nan[0, 0] = float("nan")
+    assert wp.pair_residual(spec, nan, pairs)[0] == float("inf")  # never chosen as the best fit
+
+
+def test_basin_hopping_never_worsens_a_fit_and_escapes_where_plain_lm_stops():
+    """The hops keep a refit only when it is better on the pairs, so every network's residual is at most plain
+    LM's (same start, same iterations); from far starts, where plain LM stops in the wrong piece of the ReLU
+    landscape, hopping fits more networks exactly."""
+    spec = MLPSpec(2, 5, 1)
+    w, pairs = wp.make_pairs(spec, 64, 20, generator=gen(61))
+    start = flatten_mlps(wp.random_mlps(spec, 64, generator=gen(62)))
+    plain = wp.pair_residual(spec, wp.refine_lm(spec, start, pairs, iterations=20), pairs)
+    out = wp.basin_hopping(spec, start, pairs, rounds=6, iterations=20, generator=gen(63))
+    assert out["weights"].shape == (64, spec.unknowns) and len(out["history"]) == 7 and len(out["accepted"]) == 6
+    assert torch.all(out["residual"] <= plain + 1e-7)
+    assert torch.allclose(out["residual"], wp.pair_residual(spec, out["weights"], pairs))
+    assert all(a >= b for a, b in zip(out["history"], out["history"][1:])), "the median residual cannot rise"
+    solved_plain, solved_hop = float((plain < 1e-4).double().mean()), float((out["residual"] < 1e-4).double().mean())
+    assert solved_hop > solved_plain, (solved_plain, solved_hop)
+    again = wp.basin_hopping(spec, start, pairs, rounds=6, iterations=20, generator=gen(63))
+    assert torch.equal(again["weights"], out["weights"]), "seeded hops are deterministic"
+    for bad in ({"rounds": -1}, {"rounds": 1.5}, {"jitter": 0.0}, {"jitter": float("nan")}):
+        with pytest.raises(QuineInputError):
+            wp.basin_hopping(spec, start, pairs, **bad)
