@@ -235,7 +235,7 @@ def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) ->
                   (50, 1.33): 0.917, (50, 2.0): 0.936, (50, 3.0): 0.938}
     seed_functions = 50_000 * 1024
     columns = {15: (wp.MLPSpec(2, 5, 1), 8_000), 50: (wp.MLPSpec(4, 10, 1), 4_500)}
-    hopped = f"predictor + LM, {hops} hop{'s' if hops > 1 else ''}"
+    hopped = f"predictor + LM, {wp.hops_label(hops)}"
     table, solver, trained = [], [], []
     for unknowns, (spec, steps) in columns.items():
         assert spec.unknowns == unknowns
@@ -266,7 +266,7 @@ def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) ->
              f"{seed_functions:,} networks; {' and '.join(trained)}; the pairs are 1.33, 2 and 3 times the unknowns)",
              ""]
     lines += _table(["unknowns", "pairs", "seed's R²", "ours: R²_μ, network", "network: median",
-                     "+ LM polish", f"+ LM, {hops} hops", "hops: median", "beaten"], table)
+                     "+ LM polish", f"+ LM, {wp.hops_label(hops)}", "hops: median", "beaten"], table)
     lines += ["", f"**What the predictor buys at the seed's sizes** (`wp.compare_starts` on {polish_functions:,} "
               "held-out networks per row: the solver alone from random LeCun starts, and from the prediction; 30 "
               f"Levenberg-Marquardt iterations, best of 4 starts chosen by the residual on the pairs; {hops} hops of "

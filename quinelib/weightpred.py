@@ -43,7 +43,7 @@ __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_m
            "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread",
            "hidden_units", "ArchitectureOnly", "ProbePredictor", "PROBE_FEATURES", "probe_inputs", "fit_adam",
            "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation", "best_fit",
-           "pair_residual", "basin_hopping"]
+           "pair_residual", "basin_hopping", "hops_label"]
 
 
 @dataclass(frozen=True)
@@ -690,6 +690,11 @@ def pair_residual(spec: MLPSpec, flat: torch.Tensor, pairs: torch.Tensor) -> tor
     return torch.nan_to_num(error / y.flatten(1).norm(dim=1).clamp_min(torch.finfo(y.dtype).tiny), nan=torch.inf)
 
 
+def hops_label(hops: int) -> str:
+    """How ``compare_starts`` names ``hops`` rounds of ``basin_hopping`` in its rows: "1 hop", "8 hops"."""
+    return f"{hops} hop{'s' if hops != 1 else ''}"
+
+
 def basin_hopping(spec: MLPSpec, flat0: torch.Tensor, pairs: torch.Tensor, *, rounds: int = 10,
                   jitter: float = 0.3, iterations: int = 20, generator: torch.Generator | None = None) -> dict:
     """Levenberg-Marquardt from ``flat0`` (``refine_lm``), then ``rounds`` hops: every network's best fit so far
@@ -779,9 +784,8 @@ def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: 
     seconds["predictor + LM"] = t_pred + time.perf_counter() - t0
     rows["predictor + LM"] = score(fits["predictor + LM"], seconds["predictor + LM"])
     if hops:
-        hop_s = f"{hops} hop{'s' if hops > 1 else ''}"
-        for start, label in (("predictor + LM", f"predictor + LM, {hop_s}"),
-                             ("LM from a random start", f"LM from a random start, {hop_s}")):
+        for start, label in (("predictor + LM", f"predictor + LM, {hops_label(hops)}"),
+                             ("LM from a random start", f"LM from a random start, {hops_label(hops)}")):
             t0 = time.perf_counter()
             hopped = basin_hopping(spec, fits[start], pairs, rounds=hops, jitter=jitter, generator=gen)["weights"]
             rows[label] = score(hopped, seconds[start] + time.perf_counter() - t0)
