@@ -219,7 +219,7 @@ def bench_chapter4(seeds=(0, 1, 2), iters: int = 200) -> list[str]:
     return lines + summary
 
 
-def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) -> list[str]:
+def bench_chapter5(seed: int = 0, hops: int = 64, temperature: float = 0.5, polish_functions: int = 512) -> list[str]:
     """Chapter 5: the seed's R² table, one attention-pooling model per column of unknowns.
 
     Each model trains on fresh random networks with a random number of pairs per step (1.33x to 3x the
@@ -227,7 +227,8 @@ def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) ->
     held-out networks x 256 fresh inputs.  On another ``polish_functions`` held-out networks,
     ``wp.compare_starts`` scores what the predictor buys once a solver polishes: the solver alone (LM from
     one random start, best of four), LM from the prediction (30 iterations), and ``hops`` rounds of basin
-    hopping from the polished prediction and from the random start's fit (``wp.basin_hopping``).
+    hopping (``wp.basin_hopping``, Metropolis rule at ``temperature``) from the polished prediction and from
+    the random start's fit.
     """
     from quinelib import weightpred as wp
 
@@ -247,7 +248,7 @@ def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) ->
         for ratio, n in pairs.items():
             net = wp.evaluate_inverse(model, spec, n, functions=4096, seed=10_000 + n)["summary"]
             rows = wp.compare_starts(model, spec, n, functions=polish_functions, starts=4, iterations=30,
-                                     hops=hops, seed=20_000 + n)
+                                     hops=hops, temperature=temperature, seed=20_000 + n)
             ref = seed_table[(unknowns, ratio)]
             table.append([unknowns, n, f"{100 * ref:.1f} %", f"{100 * net['r2']:.2f} %",
                           f"{100 * net['r2_median']:.2f} %", f"{100 * rows['predictor + LM']['r2']:.2f} %",
@@ -262,7 +263,8 @@ def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) ->
     lines = ["", "**The seed's R² table against our R²_μ (against the mean)** (attention pooling, batch 256, "
              f"Adam 1e-3 with a cosine schedule, seed {seed}; the network's R²_μ pooled over 4,096 held-out networks × "
              f"256 fresh inputs and its per-network median; the polished R²_μ on another {polish_functions:,}: 30 "
-             f"Levenberg-Marquardt iterations on the pairs, then {hops} rounds of basin hopping; the seed trained on "
+             f"Levenberg-Marquardt iterations on the pairs, then {hops} rounds of basin hopping at temperature "
+             f"{temperature:g}; the seed trained on "
              f"{seed_functions:,} networks; {' and '.join(trained)}; the pairs are 1.33, 2 and 3 times the unknowns)",
              ""]
     lines += _table(["unknowns", "pairs", "seed's R²", "ours: R²_μ, network", "network: median",
@@ -270,7 +272,7 @@ def bench_chapter5(seed: int = 0, hops: int = 8, polish_functions: int = 512) ->
     lines += ["", f"**What the predictor buys at the seed's sizes** (`wp.compare_starts` on {polish_functions:,} "
               "held-out networks per row: the solver alone from random LeCun starts, and from the prediction; 30 "
               f"Levenberg-Marquardt iterations, best of 4 starts chosen by the residual on the pairs; {hops} hops of "
-              "`wp.basin_hopping`, 20 iterations each; failure: R²_μ,W < 0.9; time per network includes the "
+              f"`wp.basin_hopping`, 20 iterations each, temperature {temperature:g}; failure: R²_μ,W < 0.9; time per network includes the "
               "predictor's forward pass where it is used)", ""]
     lines += _table(["unknowns", "pairs", "start of the fit", "R²_μ, pooled", "R²_μ,W: median",
                      "R²_μ,W: 5th percentile", "failure share", "ms per network"], solver)

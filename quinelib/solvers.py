@@ -389,11 +389,14 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
 
 
 def batched_levenberg_marquardt(residual: Callable, x0: torch.Tensor, data: torch.Tensor | None = None, *,
-                                iterations: int = 30, damping: float = 1e-2, rtol: float = 0.0) -> torch.Tensor:
+                                iterations: int = 30, damping: float = 1e-2, rtol: float = 0.0,
+                                jacobian: Callable | None = None) -> torch.Tensor:
     """Levenberg-Marquardt on B independent least-squares problems at once.
 
     ``residual(x)`` (or ``residual(x, d)`` with ``d = data[b]``) returns the residual vector of one
-    problem; it is batched with ``vmap`` and its Jacobians come from ``vmap(jacfwd)``.  Each problem
+    problem; it is batched with ``vmap`` and its Jacobians come from ``vmap(jacfwd)``, unless
+    ``jacobian(X)`` (or ``jacobian(X, data)``), the *batched* Jacobian (B, m, n) of all problems at
+    once, is given: a closed form can be much faster than jacfwd under vmap.  Each problem
     keeps its own damping mu: a step that lowers its ||residual|| is taken and mu shrinks (/3),
     otherwise mu grows (x4), clamped to [1e-9, 1e6].  A singular system (e.g. a dead hidden unit's
     zero columns) rejects that problem's step only.  Stops after ``iterations`` or when every
@@ -405,7 +408,7 @@ def batched_levenberg_marquardt(residual: Callable, x0: torch.Tensor, data: torc
         raise QuineInputError(f"data has {data.shape[0]} problems but x0 has {x0.shape[0]}")
     args = () if data is None else (data,)
     res_fn = torch.vmap(residual)
-    jac_fn = torch.vmap(jacfwd(residual))
+    jac_fn = torch.vmap(jacfwd(residual)) if jacobian is None else jacobian
     x = x0.detach().clone()
     if isinstance(damping, bool) or not isinstance(damping, (int, float)) or not math.isfinite(damping) or damping < 0:
         raise QuineInputError(f"damping must be a finite number >= 0, got {damping!r}")

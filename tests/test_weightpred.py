@@ -480,6 +480,47 @@ def test_basin_hopping_never_worsens_a_fit_and_escapes_where_plain_lm_stops():
     assert solved_hop > solved_plain, (solved_plain, solved_hop)
     again = wp.basin_hopping(spec, start, pairs, rounds=6, iterations=20, generator=gen(63))
     assert torch.equal(again["weights"], out["weights"]), "seeded hops are deterministic"
-    for bad in ({"rounds": -1}, {"rounds": 1.5}, {"jitter": 0.0}, {"jitter": float("nan")}):
+    for bad in ({"rounds": -1}, {"rounds": 1.5}, {"jitter": 0.0}, {"jitter": float("nan")},
+                {"temperature": -0.1}, {"temperature": float("inf")}, {"temperature": True}):
         with pytest.raises(QuineInputError):
             wp.basin_hopping(spec, start, pairs, **bad)
+
+
+def test_basin_hopping_metropolis_rule_moves_the_chain_but_returns_the_best_fit():
+    """Greedy hops (temperature 0) move a chain only to a better fit; at a huge temperature every finite refit is
+    accepted, and the returned fit is still the best one seen (never worse than the start's polish).
+    refine=False takes the start as already fitted: no LM before the first hop."""
+    spec = MLPSpec(2, 5, 1)
+    w, pairs = wp.make_pairs(spec, 64, 20, generator=gen(61))
+    start = wp.refine_lm(spec, flatten_mlps(wp.random_mlps(spec, 64, generator=gen(62))), pairs, iterations=20)
+    polished = wp.pair_residual(spec, start, pairs)
+    greedy = wp.basin_hopping(spec, start, pairs, rounds=4, temperature=0.0, refine=False, generator=gen(63))
+    hot = wp.basin_hopping(spec, start, pairs, rounds=4, temperature=1e6, refine=False, generator=gen(63))
+    assert all(a < 1 for a in greedy["accepted"]) and all(a == 1.0 for a in hot["accepted"]), (
+        greedy["accepted"], hot["accepted"])
+    for out in (greedy, hot):
+        assert torch.all(out["residual"] <= polished + 1e-7)
+        assert torch.allclose(out["residual"], wp.pair_residual(spec, out["weights"], pairs))
+    none = wp.basin_hopping(spec, start, pairs, rounds=0, refine=False)
+    assert torch.equal(none["weights"], start), "refine=False and no hops: the start comes back unchanged"
+    assert not torch.equal(wp.basin_hopping(spec, start, pairs, rounds=0)["weights"], start)
+
+
+@pytest.mark.parametrize("spec", [MLPSpec(4, 10, 1), MLPSpec(3, 5, 2, bias=True), MLPSpec(3, 0, 2),
+                                  MLPSpec(3, 0, 2, bias=True)], ids=str)
+def test_mlp_jacobian_is_jacfwd_in_closed_form(spec):
+    """The polish's closed-form Jacobian equals torch.func's jacfwd of the outputs, for hidden and linear networks,
+    with and without biases, one and several outputs (rows in mlp_forward's order)."""
+    from torch.func import jacfwd
+
+    g = gen(5)
+    flat = flatten_mlps(wp.random_mlps(spec, 6, generator=g, dtype=torch.float64))
+    x = torch.randn(6, 7, spec.n_in, generator=g, dtype=torch.float64)
+
+    def outputs(f, xx):
+        return wp.mlp_forward(wp.unflatten_mlps(spec, f.unsqueeze(0)), xx.unsqueeze(0)).reshape(-1)
+
+    expected = torch.vmap(jacfwd(outputs))(flat, x)
+    got = wp.mlp_jacobian(spec, flat, x)
+    assert got.shape == (6, 7 * spec.n_out, spec.unknowns) and got.dtype == torch.float64
+    assert torch.allclose(got, expected, atol=1e-12, rtol=0)
