@@ -225,8 +225,12 @@ def busy_processes(interval: float = 1.0, threshold: float = 50.0) -> list[tuple
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
     time.sleep(interval)
+    # a kernel or interpreter this process started during the interval is ours too
+    ours |= {p.pid for p in me.children(recursive=True)}
     busy = []
     for p in procs:
+        if p.pid in ours:
+            continue
         try:
             cpu = p.cpu_percent(None)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
