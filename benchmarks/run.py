@@ -95,19 +95,13 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
              "instance 40-40-40 (wider)": ("instance", (40, 40, 40)),
              "instance 20-20-20-20 (deeper)": ("instance", (20, 20, 20, 20))}
     for name, (norm, hidden) in archs.items():
-        ok, times, starts = 0, [], []
-        for s in range(reliability_seeds):
-            m = q.QuineMLP(seed=s, norm=norm, hidden=hidden)
-            zz = q.probe_input(seed=s, batch=8 if norm == "batch" else 1)
-            fl = q.nontrivial_floor(m)
-            r = q.solve_exact(m, inputs=zz, seed=s, min_norm=fl)
-            ok += bool(r.converged and float(r.theta.norm()) >= fl)
-            times.append(r.wall_time)
-            starts.append(r.extra["starts"])
-        times.sort()
-        starts.sort()
-        lines.append(f"| {name} | {ok} of {reliability_seeds} | {times[len(times) // 2]:.2f} | {times[-1]:.2f} | "
-                     f"{starts[len(starts) // 2]} |")
+        def build(s, norm=norm, hidden=hidden):
+            return q.QuineMLP(seed=s, norm=norm, hidden=hidden), q.probe_input(seed=s, batch=8 if norm == "batch" else 1)
+
+        rel = q.exact.reliability(build, range(reliability_seeds))
+        times, starts = sorted(rel["times"]), sorted(rel["starts"])
+        lines.append(f"| {name} | {rel['successes']} of {reliability_seeds} | {times[len(times) // 2]:.2f} | "
+                     f"{times[-1]:.2f} | {starts[len(starts) // 2]} |")
         print(lines[-1], flush=True)
     return lines
 
@@ -177,7 +171,7 @@ def bench_chapter4(seeds=(0, 1, 2), iters: int = 200) -> list[str]:
     """
     import numpy as np
 
-    from quinelib.aux_quine import AuxQuine, train_aux, train_aux_paper
+    from quinelib.aux_quine import AuxQuine, choose_lambda, train_aux, train_aux_paper
     from quinelib.data import load_digits_split
 
     goal_gap, goal_rho = 0.02, (1 - 0.9) ** 0.5
@@ -207,9 +201,9 @@ def bench_chapter4(seeds=(0, 1, 2), iters: int = 200) -> list[str]:
                          f"{e['relative_sr_loss'][-1]:.4f} | {r.wall_time:.1f} |")
             print(lines[-1], flush=True)
         base = runs["classify only"].extra["test_accuracy"][-1]
-        close = [(lam, r) for lam, r in swept.items() if r.extra["test_accuracy"][-1] >= base - goal_gap]
-        if close:
-            lam, r = min(close, key=lambda t: t[1].extra["relative_residual"][-1])
+        lam = choose_lambda(swept, base, goal_gap)
+        if lam is not None:
+            r = swept[lam]
             acc, rho, rho2 = (r.extra[k][-1] for k in ("test_accuracy", "relative_residual", "relative_sr_loss"))
             summary.append(f"| {seed} | {100 * base:.1f} % | {lam:.3g} | {100 * acc:.1f} % | {rho:.4f} | {rho2:.4f} | "
                            f"{'met' if rho <= goal_rho else 'not met'} |")

@@ -4,7 +4,8 @@ One module per idea, in the order the book needs them:
 
 - ``checks``   clear errors for bad inputs
 - ``budgets``  the chapters' compute budgets in reference units, and the reference workload
-- ``params``   parameters <-> one flat vector theta; F(theta) for any nn.Module
+- ``params``   parameters <-> one flat vector theta; F(theta) for any nn.Module (``functional``, ``as_function``)
+- ``record``   run plumbing: the result records, progress bars, the optimiser factory, the one L-BFGS loop
 - ``models``   quine networks (chapter 1: the seed's tanh MLP; chapter 2: with normalisation)
 - ``norm``     parameter-free normalisation and its closed-form Jacobian (chapter 2)
 - ``solvers``  Newton, regeneration, the training loops, Levenberg-Marquardt (single and batched),
@@ -27,7 +28,7 @@ One module per idea, in the order the book needs them:
 The book's own tooling (student copies, the Colab cells, the diagrams) lives in ``tools/``, outside this package.
 """
 
-from . import arccos, budgets, exercise, existence, gallery, metrics, plots, weightpred, widgets, zoo  # noqa: F401  (plots sets up the renderer and palette once)
+from . import arccos, budgets, exercise, existence, gallery, metrics, plots, record, weightpred, widgets, zoo  # noqa: F401  (plots sets up the renderer and palette once)
 from .aux_quine import AuxQuine
 from .checks import QuineInputError
 from .exact import (
@@ -43,7 +44,7 @@ from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
 from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
 from .norm import ParamFreeNorm, norm_jacobian, normalise
-from .params import as_function, assign_, flatten, layout, num_params, unflatten
+from .params import as_function, assign_, flatten, functional, layout, num_params, unflatten
 from .solvers import (
                       SolveResult,
                       jacobian,
@@ -59,7 +60,7 @@ from .solvers import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "QuineInputError", "QuineMLP", "CoordinateQuine", "RecurrentQuine", "probe_input", "as_function", "assign_", "flatten", "layout",
+    "QuineInputError", "QuineMLP", "CoordinateQuine", "RecurrentQuine", "probe_input", "as_function", "functional", "assign_", "flatten", "layout",
     "num_params", "unflatten", "SolveResult", "jacobian", "newton", "regenerate", "spectrum", "train",
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
     "QuineFileError", "save_quine", "load_quine", "IndexQuine", "AuxQuine", "metrics", "make_optimiser", "nontrivial_floor",

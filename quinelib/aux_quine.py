@@ -30,14 +30,15 @@ from torch import nn
 from torch.nn import functional as fn
 
 from .checks import QuineInputError, check_sizes, check_theta
-from .index_quine import ACTIVATIONS
-from .params import assign_, flatten, layout
-from .solvers import SolveResult, make_optimiser, progress_bar
+from .index_quine import ACTIVATIONS, IndexQueries, record_replication
+from .metrics import accuracy
+from .params import assign_, flatten, functional
+from .record import SolveResult, lbfgs_loop, make_optimiser, optimiser_step, progress_bar
 
-__all__ = ["AuxQuine", "accuracy", "aux_objective", "auxiliary_loss", "train_aux", "train_aux_paper", "confusion_matrix"]
+__all__ = ["AuxQuine", "aux_objective", "auxiliary_loss", "train_aux", "train_aux_paper", "choose_lambda"]
 
 
-class AuxQuine(nn.Module):
+class AuxQuine(IndexQueries):
     """An index quine with a second input (an image) and ten more outputs (class logits).
 
     ``forward(c)`` answers weight queries (so ``as_function(model, (coords,))``
@@ -51,10 +52,7 @@ class AuxQuine(nn.Module):
         d, coord_units, image_units, n_pixels, n_classes = check_sizes(
             (d, coord_units, image_units, n_pixels, n_classes), "d, coord_units, image_units, n_pixels, n_classes")
         hidden = check_sizes(hidden, "hidden")
-        if activation not in ACTIVATIONS:
-            raise QuineInputError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if dtype not in (torch.float32, torch.float64):
-            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.check_activation_and_dtype(activation, dtype)
         self.d, self.coord_units, self.image_units = d, coord_units, image_units
         self.hidden, self.n_pixels, self.n_classes = hidden, n_pixels, n_classes
         self.activation_name, self.bias, self.seed = activation, bool(bias), int(seed)
@@ -67,11 +65,7 @@ class AuxQuine(nn.Module):
                                       for a, b in zip(sizes[:-1], sizes[1:]))
             self.head = nn.Linear(sizes[-1], 1 + n_classes, bias=self.bias, dtype=dtype)
             self.act = ACTIVATIONS[activation]()
-            self.P = sum(p.numel() for p in self.parameters())
-            self.register_buffer("embed", torch.randn(self.P, d, dtype=dtype))
-
-    def coordinates(self) -> torch.Tensor:
-        return torch.arange(self.P)
+            self.embed_indices(d, dtype)
 
     def _shared(self, h: torch.Tensor, path: int) -> torch.Tensor:
         """The layers after the split one.  ``h`` holds only the active path's units (0: coordinate,
@@ -87,12 +81,14 @@ class AuxQuine(nn.Module):
             h = self.act(layer(h))
         return self.head(h)
 
-    def forward(self, c: torch.Tensor) -> torch.Tensor:
-        """Weight queries: f(c) for each coordinate in ``c`` (the image units silent)."""
-        if c.dtype not in (torch.int64, torch.int32):
-            raise QuineInputError(f"coordinates must be an integer tensor, got {c.dtype}")
-        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.P):
-            raise QuineInputError(f"coordinates must lie in 0..{self.P - 1}")
+    def forward(self, c: torch.Tensor | None = None, *, images: torch.Tensor | None = None) -> torch.Tensor:
+        """Weight queries: f(c) for each coordinate in ``c`` (the image units silent); with ``images=x``
+        instead, the image queries of ``classify`` (so ``params.functional`` reaches both)."""
+        if (c is None) == (images is None):
+            raise QuineInputError("give either coordinates c or images=, not both or neither")
+        if images is not None:
+            return self.classify(images)
+        self.check_coordinates(c)
         h = self.act(self.coord_in(self.embed[c]))
         return self._shared(h, 0)[:, 0]
 
@@ -109,48 +105,14 @@ class AuxQuine(nn.Module):
                 f"activation={self.activation_name}, bias={self.bias}, seed={self.seed}")
 
 
-def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """Fraction of rows whose largest logit is at the true label."""
-    if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
-        raise QuineInputError(f"expected logits (n, k) and labels (n,), got {tuple(logits.shape)} and "
-                              f"{tuple(labels.shape)}")
-    if len(labels) == 0:
-        raise QuineInputError("accuracy of an empty set is undefined")
-    return float((logits.argmax(dim=1) == labels).double().mean())
-
-
-def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
-    """counts[i, j] = number of images of class i predicted as class j."""
-    k = n_classes or logits.shape[1]
-    idx = labels * k + logits.argmax(dim=1)
-    return torch.bincount(idx, minlength=k * k).reshape(k, k)
-
-
-def _functional(model: AuxQuine):
-    """call(theta, kind, arg): the model's weight queries (kind None) or image queries (kind "classify")
-    evaluated at the flat parameter vector theta, through torch.func.functional_call."""
-    slots = layout(model)
-    buffers = dict(model.named_buffers())
-    classifier = _Classifier(model)
-    cbuffers = {f"model.{k}": v for k, v in buffers.items()}
-
-    def call(th, kind, arg):
-        params = {s.name: th[s.start:s.stop].view(s.shape) for s in slots}
-        if kind is None:
-            return torch.func.functional_call(model, (params, buffers), (arg,), strict=True)
-        params = {f"model.{k}": v for k, v in params.items()}
-        return torch.func.functional_call(classifier, (params, cbuffers), (arg,), strict=True)
-
-    return call
-
-
 def auxiliary_loss(call, coords, th, x, y, lam, replicate, relative):
     """The auxiliary quine's loss at the flat weights ``th``: the replication part (L_SR, or L_SR / sum th^2
     when ``relative``) plus ``lam`` times the mean cross-entropy on the images ``x`` with labels ``y``.
-    ``call(th, kind, arg)`` evaluates the network at ``th`` on weight queries (kind None) or images."""
-    d = call(th, None, coords) - th
+    ``call = params.functional(model)`` evaluates the network at ``th``: ``call(th, coords)`` on its
+    weight queries, ``call(th, images=x)`` on images."""
+    d = call(th, coords) - th
     l_sr = (d * d).sum()
-    loss = lam * fn.cross_entropy(call(th, "classify", x), y) if lam else th.new_zeros(())
+    loss = lam * fn.cross_entropy(call(th, images=x), y) if lam else th.new_zeros(())
     if replicate:
         loss = loss + (l_sr / (th * th).sum() if relative else l_sr)
     return loss
@@ -162,7 +124,7 @@ def aux_objective(model: AuxQuine, theta: torch.Tensor, images: torch.Tensor, la
 
     With lam = 0 it is exactly the pure replication loss (the task term is not even evaluated).
     """
-    return auxiliary_loss(_functional(model), model.coordinates(), theta, _rows(images, model), labels, float(lam),
+    return auxiliary_loss(functional(model), model.coordinates(), theta, _rows(images, model), labels, float(lam),
                       replicate, relative)
 
 
@@ -222,20 +184,11 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
     check_sizes(record_every, "record_every")
 
     coords = model.coordinates()
-    call = _functional(model)
+    call = functional(model)
     theta.requires_grad_(True)
 
     def objective(th):
         return auxiliary_loss(call, coords, th, xtr, ytr, lam, replicate, relative)
-
-    opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
-                            tolerance_grad=0, tolerance_change=0)
-
-    def closure():
-        opt.zero_grad()
-        loss = objective(theta)
-        loss.backward()
-        return loss
 
     what = ("classify only" if not replicate else "replicate only" if lam == 0 else f"lambda = {lam:g}")
     res = SolveResult(method=f"auxiliary quine, L-BFGS, {what}", theta=theta.detach().clone(),
@@ -251,30 +204,11 @@ def train_aux(model: AuxQuine, data: dict, lam: float, *, replicate: bool = True
         recorder(k, th)
 
     record(0)
-    res.stop_reason = f"reached max_iter = {max_iter}"
-    for k in progress_bar(range(1, max_iter + 1), progress, what):
-        before = theta.detach().clone()
-        loss = opt.step(closure)
-        if not (torch.isfinite(theta).all() and torch.isfinite(loss)):
-            res.stop_reason = f"diverged: theta or the loss is not finite at iteration {k}"
-            break
-        res.iterations = k
-        res.theta = theta.detach().clone()
-        if torch.equal(before, theta.detach()):
-            record(k)
-            res.converged = True
-            res.stop_reason = f"stalled at iteration {k}: L-BFGS can lower the loss no further"
-            break
-        out_of_time = time_budget is not None and time.perf_counter() - t0 >= time_budget
-        if k % record_every == 0 or k == max_iter or out_of_time:
-            record(k)
-        if out_of_time:
-            res.stop_reason = f"reached the time budget of {time_budget:g} s"
-            break
-    res.extra["lam"] = lam
-    res.extra["replicate"] = replicate
-    res.wall_time = time.perf_counter() - t0
-    return res
+    res.iterations, res.stop_reason, res.theta = lbfgs_loop(
+        objective, theta, max_iter=max_iter, history=history, record=record, t0=t0, time_budget=time_budget,
+        record_every=record_every, progress=progress, desc=what)
+    res.converged = res.stop_reason.startswith("stalled")
+    return _finish(res, lam, replicate, t0)
 
 
 def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: int = 10, optimizer: str = "adam",
@@ -312,18 +246,28 @@ def train_aux_paper(model: AuxQuine, data: dict, lam: float = 0.01, *, epochs: i
             if pos >= len(xtr):
                 img_order, pos = torch.randperm(len(xtr), generator=gen), 0
             loss = ((probe(c) - target) ** 2).sum() + lam * fn.cross_entropy(probe.classify(xtr[idx]), ytr[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            optimiser_step(opt, loss)
         theta = flatten(probe)
-        if not torch.isfinite(theta).all():
-            res.stop_reason = f"diverged: theta is not finite after epoch {epoch}"
+        if res.stops_on_non_finite(theta, f"after epoch {epoch}"):
             break
         res.iterations = epoch
         recorder(epoch, theta)
         res.theta = theta
+    return _finish(res, lam, True, t0)
+
+
+def choose_lambda(sweep: dict, base_accuracy: float, gap: float) -> float | None:
+    """Chapter 4's choice of lambda from a sweep {lambda: ``train_aux`` result}: among the runs whose final
+    test accuracy is within ``gap`` of ``base_accuracy`` (the classify-only network's), the lambda whose
+    final relative residual rho is smallest; None when no run is that close."""
+    close = [lam for lam, r in sweep.items() if r.extra["test_accuracy"][-1] >= base_accuracy - gap]
+    return min(close, key=lambda lam: sweep[lam].extra["relative_residual"][-1]) if close else None
+
+
+def _finish(res: SolveResult, lam: float, replicate: bool, t0: float) -> SolveResult:
+    """A trainer's last entries: lambda and whether the network replicated, and the wall time."""
     res.extra["lam"] = lam
-    res.extra["replicate"] = True
+    res.extra["replicate"] = replicate
     res.wall_time = time.perf_counter() - t0
     return res
 
@@ -340,29 +284,10 @@ class _Recorder:
     def __call__(self, k: int, theta: torch.Tensor):
         """Record the numbers of ``self.model``, whose parameters must already be ``theta``."""
         m = self.model
-        l_sr = float(((m(m.coordinates()) - theta) ** 2).sum())
-        total = float((theta * theta).sum())
+        record_replication(self.res, m(m.coordinates()), theta, self.t0, k)
         logits = m.classify(self.xtr)
-        res = self.res
-        res._record(theta, l_sr**0.5, self.t0)
-        ex = res.extra
-        ex.setdefault("iteration", []).append(k)
-        ex.setdefault("L_SR", []).append(l_sr)
-        ex.setdefault("sum_theta2", []).append(total)
-        ex.setdefault("relative_sr_loss", []).append(l_sr / total if total > 0 else float("inf"))
-        ex.setdefault("relative_residual", []).append(ex["relative_sr_loss"][-1] ** 0.5)
+        ex = self.res.extra
         ex.setdefault("L_task", []).append(float(fn.cross_entropy(logits, self.ytr)))
         ex.setdefault("train_accuracy", []).append(accuracy(logits, self.ytr))
         ex.setdefault("test_accuracy", []).append(accuracy(m.classify(self.xte), self.yte))
-        res.wall_time = time.perf_counter() - self.t0
-
-
-class _Classifier(nn.Module):
-    """A view of an AuxQuine whose forward is ``classify`` (so functional_call can reach it)."""
-
-    def __init__(self, model: AuxQuine):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        return self.model.classify(x)
+        self.res.wall_time = time.perf_counter() - self.t0

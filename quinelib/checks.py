@@ -8,7 +8,7 @@ import numbers
 
 import torch
 
-__all__ = ["QuineInputError", "check_theta", "check_positive", "check_sizes"]
+__all__ = ["QuineInputError", "check_theta", "check_positive", "check_sizes", "check_float_dtype"]
 
 
 class QuineInputError(ValueError):
@@ -59,3 +59,10 @@ def check_sizes(sizes, name: str) -> tuple[int, ...]:
         if isinstance(s, bool) or not isinstance(s, numbers.Integral) or s <= 0:
             raise QuineInputError(f"{name} must hold whole numbers >= 1, got {sizes!r}")
     return tuple(int(s) for s in sizes)
+
+
+def check_float_dtype(dtype) -> torch.dtype:
+    """A model's dtype: torch.float32 or torch.float64, or a clear error."""
+    if dtype not in (torch.float32, torch.float64):
+        raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return dtype

@@ -34,15 +34,10 @@ from torch.func import jacfwd, jvp, vjp
 
 from .checks import QuineInputError, check_positive
 from .params import as_function
-from .solvers import (
-    SolveResult,
-    batched_levenberg_marquardt,
-    levenberg_marquardt,
-    progress_bar,
-    resolve,
-)
+from .record import SolveResult, progress_bar
+from .solvers import batched_levenberg_marquardt, damped_search, levenberg_marquardt, nontrivial_floor, resolve
 
-__all__ = ["readout_reduction", "solve_exact", "damped_step_dense", "damped_step_matrix_free", "stability", "reduced_stability", "QuineCensus", "find_quines", "float_floor"]
+__all__ = ["readout_reduction", "solve_exact", "damped_step_dense", "damped_step_matrix_free", "stability", "reduced_stability", "QuineCensus", "find_quines", "float_floor", "reliability"]
 
 METHODS = ("auto", "reduction", "dense", "matrix-free")
 WARM_STARTS = ("lbfgs", "alternating")
@@ -52,6 +47,19 @@ def float_floor(dtype: torch.dtype) -> float:
     """The smallest relative residual worth asking for in this dtype: 30 rounding units
     (about 4e-6 in float32, 7e-15 in float64)."""
     return 30 * torch.finfo(dtype).eps
+
+
+def _reduced_problem(who: str, model, theta0, inputs, min_norm):
+    """(F, theta0, readout, readout_reduction(F, readout), min_norm) for a model with a fixed readout
+    alpha * proj; min_norm defaults to 1e-3 * ||readout||_2."""
+    if not (hasattr(model, "proj") and hasattr(model, "alpha")):
+        raise QuineInputError(f"{who} needs a model with a fixed linear readout (.proj and .alpha); "
+                              "for any other F use levenberg_marquardt or train")
+    F, theta_start = resolve(model, theta0, inputs)
+    readout = model.alpha * model.proj
+    if min_norm is None:
+        min_norm = 1e-3 * float(torch.linalg.matrix_norm(readout, ord=2))
+    return F, theta_start, readout, readout_reduction(F, readout), min_norm
 
 
 def readout_reduction(F: Callable, readout: torch.Tensor):
@@ -96,35 +104,29 @@ def _solve_reduced(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter:
     (default: 1e-3 * ||readout||_2).  ``theta`` of the result is the best
     non-trivial iterate found (the converged one when ``converged``).
     """
-    if not (hasattr(model, "proj") and hasattr(model, "alpha")):
-        raise QuineInputError("solve_exact needs a model with a fixed linear readout (.proj and .alpha); "
-                              "for any other F use levenberg_marquardt or train")
-    F, theta_start = resolve(model, theta0, inputs)
     rtol = check_positive(rtol, "rtol")
-    readout = model.alpha * model.proj
-    G, lift, project = readout_reduction(F, readout)
-    if min_norm is None:
-        min_norm = 1e-3 * float(torch.linalg.matrix_norm(readout, ord=2))
+    F, theta_start, readout, (G, lift, project), min_norm = _reduced_problem("solve_exact", model, theta0, inputs,
+                                                                              min_norm)
     res = SolveResult(method="exact (reduced Levenberg-Marquardt)", theta=theta_start, theta0=theta_start.clone())
     t0 = time.perf_counter()
     with torch.no_grad():
         r0 = float((F(theta_start) - theta_start).norm())
-    res._record(theta_start, r0, t0)
+    res.record(theta_start, r0, t0)
     gen = torch.Generator().manual_seed(int(seed))
     scale = float(theta_start.std()) or 0.1
     best = (float("inf"), theta_start)
     res.stop_reason = f"no exact non-trivial fixed point after {restarts + 1} starts"
     res.extra["starts"] = 0
     for attempt in progress_bar(range(restarts + 1), progress, "exact solver"):
-        start = theta_start if attempt == 0 else scale * torch.randn(theta_start.shape, generator=gen,
-                                                                     dtype=theta_start.dtype)
+        start = theta_start if attempt == 0 else scale * torch.randn(
+            theta_start.shape, generator=gen, dtype=theta_start.dtype).to(theta_start.device)
         with torch.no_grad():
             u0 = project(F(start))
 
         def record(k, u, r):
             th = lift(u)
             with torch.no_grad():
-                res._record(th, float((F(th) - th).norm()), t0)
+                res.record(th, float((F(th) - th).norm()), t0)
 
         sub = levenberg_marquardt(G, u0, max_iter=max_iter, rtol=min(rtol, 1e-13), callback=record)
         res.extra["starts"] += 1
@@ -284,7 +286,7 @@ def damped_step_matrix_free(residual, theta, r, *, iter_lim: int, gen):
 
     op = LinearOperator((P, P), matvec=matvec, rmatvec=rmatvec, dtype=np.float64)
     # mean diagonal of A^T A (Hutchinson's estimate of trace / P), so mu means the same as in the dense path
-    probes = torch.randn(4, P, generator=gen, dtype=torch.float64).to(theta.dtype)
+    probes = torch.randn(4, P, generator=gen, dtype=torch.float64).to(theta.dtype)  # numpy vectors: CPU
     scale = float(np.mean([np.sum(matvec(v.numpy()) ** 2) for v in probes])) / P or 1.0
     rhs = -r.detach().cpu().double().numpy()
 
@@ -338,7 +340,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                     ("krylov_iters", krylov_iters), ("patience", patience)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise QuineInputError(f"{name} must be a whole number >= 0, got {v!r}")
-    known = [torch.as_tensor(k, dtype=theta_start.dtype).reshape(-1) for k in known]
+    known = [torch.as_tensor(k, dtype=theta_start.dtype, device=theta_start.device).reshape(-1) for k in known]
     if any(k.shape != theta_start.shape for k in known):
         raise QuineInputError(f"every known quine must have theta's shape {tuple(theta_start.shape)}")
     P = theta_start.numel()
@@ -359,7 +361,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                       theta0=theta_start.clone())
     res.extra.update(path=[], starts=0, target=target)
     t0 = time.perf_counter()
-    res._record(theta_start, float(g(theta_start).detach().norm()), t0)
+    res.record(theta_start, float(g(theta_start).detach().norm()), t0)
     gen = torch.Generator().manual_seed(int(seed))
     spread = float(theta_start.std()) or 0.1
     best = (float("inf"), theta_start)
@@ -385,7 +387,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
         with torch.no_grad():
             r, gk = residual(theta), g(theta)
         if steps:
-            res._record(theta, float(gk.norm()), t0)
+            res.record(theta, float(gk.norm()), t0)
         rn, mu, used = float(r.norm()), 1e-3, 0
         reason, rhos = f"max_iter = {max_iter}", []
         for it in range(1, max_iter + 1):
@@ -405,25 +407,14 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                 step_fn = damped_step_dense(residual, theta, r)
             else:
                 step_fn = damped_step_matrix_free(residual, theta, r, iter_lim=krylov_iters, gen=gen)
-            for _ in range(30):
-                d = step_fn(mu)
-                if d is not None:
-                    new = theta + d
-                    with torch.no_grad():
-                        r_new = residual(new)
-                    rn_new = float(r_new.norm())
-                    if math.isfinite(rn_new) and rn_new < rn:
-                        theta, r, rn = new.detach(), r_new, rn_new
-                        mu = max(mu / 3, 1e-12)
-                        break
-                mu *= 4
-            else:
+            theta, r, rn, mu, accepted = damped_search(step_fn, residual, theta, r, rn, mu, tries=30)
+            if not accepted:
                 reason = "stalled: no damping lowered the deflated residual"
                 break
             res.iterations += 1
             with torch.no_grad():
                 gk = g(theta)
-            res._record(theta, float(gk.norm()), t0)
+            res.record(theta, float(gk.norm()), t0)
         steps.append(f"{path_kind} Levenberg-Marquardt ({used} it., {reason})")
         res.extra["path"].append(f"start {attempt + 1}: " + " -> ".join(steps))
         rho = float(gk.norm()) / max(float(theta.norm()), 1e-300)
@@ -436,7 +427,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
             break
     res.theta, res.wall_time = best[1], time.perf_counter() - t0
     with torch.no_grad():  # the history ends at the theta returned (the best start's, not the last start's)
-        res._record(res.theta, float(g(res.theta).norm()), t0)
+        res.record(res.theta, float(g(res.theta).norm()), t0)
     if res.converged:
         res.extra["stability"] = stability(Fn, res.theta, dense_max=dense_max)
     return res
@@ -485,20 +476,14 @@ def find_quines(model, inputs, *, starts: int = 20, box: float = 1.0, seed: int 
     (default 1e-3 ||R||_2, i.e. ||u|| of about 1e-3); two quines are the same
     when ||theta_1 - theta_2|| <= ``same`` * ||theta_1||.
     """
-    if not (hasattr(model, "proj") and hasattr(model, "alpha")):
-        raise QuineInputError("find_quines needs a model with a fixed linear readout (.proj and .alpha)")
     if isinstance(starts, bool) or not isinstance(starts, int) or starts < 1:
         raise QuineInputError(f"starts must be a whole number >= 1, got {starts!r}")
     box, rtol, same = check_positive(box, "box"), check_positive(rtol, "rtol"), check_positive(same, "same")
-    F, theta_start = resolve(model, None, inputs)
-    readout = model.alpha * model.proj
-    G, lift, _ = readout_reduction(F, readout)
-    if min_norm is None:
-        min_norm = 1e-3 * float(torch.linalg.matrix_norm(readout, ord=2))
+    F, theta_start, readout, (G, lift, _), min_norm = _reduced_problem("find_quines", model, None, inputs, min_norm)
     census = QuineCensus(starts=starts, min_norm=float(min_norm))
     gen = torch.Generator().manual_seed(int(seed))
     t0 = time.perf_counter()
-    u0 = box * (2 * torch.rand(starts, readout.shape[0], generator=gen, dtype=readout.dtype) - 1)
+    u0 = box * (2 * torch.rand(starts, readout.shape[0], generator=gen, dtype=readout.dtype) - 1).to(readout.device)
     u = batched_levenberg_marquardt(lambda v: G(v) - v, u0, iterations=max_iter, damping=1e-3, rtol=min(rtol, 1e-13))
     for theta in progress_bar(lift(u), progress, "census"):
         with torch.no_grad():
@@ -520,3 +505,26 @@ def find_quines(model, inputs, *, starts: int = 20, box: float = 1.0, seed: int 
     census.hits = [census.hits[i] for i in order]
     census.wall_time = time.perf_counter() - t0
     return census
+
+
+def reliability(build: Callable, seeds, *, min_norm: Callable | None = None, **solver_kwargs) -> dict:
+    """How reliably ``solve_exact`` finds an exact non-trivial quine from a cold start, seed by seed.
+
+    ``build(seed)`` returns (model, inputs); each is solved with ``solve_exact(model, inputs=inputs,
+    seed=seed, min_norm=floor)``, the floor ``min_norm(model)`` (default ``solvers.nontrivial_floor``).  A
+    seed counts as a success when the solver converged (relative residual <= its rtol, 1e-12 by
+    default) to ||theta*|| >= floor.  Returns ``successes``, ``seeds``, ``times`` (s, per seed),
+    ``starts`` (per seed) and ``results`` (the SolveResults).
+    """
+    floor_of = nontrivial_floor if min_norm is None else min_norm
+    seeds = list(seeds)
+    out = {"successes": 0, "seeds": len(seeds), "times": [], "starts": [], "results": []}
+    for s in seeds:
+        model, inputs = build(s)
+        floor = floor_of(model)
+        r = solve_exact(model, inputs=inputs, seed=s, min_norm=floor, **solver_kwargs)
+        out["successes"] += bool(r.converged and float(r.theta.norm()) >= floor)
+        out["times"].append(r.wall_time)
+        out["starts"].append(r.extra["starts"])
+        out["results"].append(r)
+    return out

@@ -26,7 +26,7 @@ from .checks import QuineInputError
 from .exact import find_quines, readout_reduction
 from .models import QuineMLP, probe_input
 from .params import as_function
-from .solvers import progress_bar
+from .record import progress_bar
 
 __all__ = ["reduced_map", "lipschitz_bound", "lipschitz_estimate", "critical_alpha", "census"]
 
@@ -68,8 +68,8 @@ def lipschitz_estimate(model: QuineMLP, z: torch.Tensor, samples: int = 256, see
     G = reduced_map(model, z)
     r = model.proj.shape[0]
     gen = torch.Generator().manual_seed(int(seed))
-    u = 2 * torch.rand(samples, r, generator=gen, dtype=model.proj.dtype) - 1
-    u = torch.cat([torch.zeros(1, r, dtype=u.dtype), u])
+    u = (2 * torch.rand(samples, r, generator=gen, dtype=model.proj.dtype) - 1).to(model.proj.device)
+    u = torch.cat([u.new_zeros(1, r), u])
     with torch.no_grad():
         J = torch.vmap(jacfwd(G))(u)
     return float(torch.linalg.matrix_norm(J, ord=2).max())

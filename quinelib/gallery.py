@@ -123,7 +123,7 @@ def perturbation_growth(F, theta, *, eta: float, steps: int, size: float = 1e-6,
     1e-2 ||theta*|| (the linearisation no longer holds) or shrinks to 1e-4 of its start (below that,
     rounding and the residual left at theta* take over)."""
     gen = torch.Generator().manual_seed(int(seed))
-    e0 = torch.randn(theta.shape, generator=gen, dtype=theta.dtype)
+    e0 = torch.randn(theta.shape, generator=gen, dtype=theta.dtype).to(theta.device)
     e0 = e0 * (size * float(theta.norm()) / float(e0.norm()))
     x = theta + e0
     done = 0
@@ -156,7 +156,7 @@ def index_existence(activations=("tanh", "selu", "relu"), widths=(4, 8), seeds=(
         seconds = time.perf_counter() - t0
         theta = res.theta
         J = jacobian(F, theta)  # once: its singular values (of J - I) and, at a quine, its eigenvalues
-        sv = torch.linalg.svdvals(J - torch.eye(theta.numel(), dtype=theta.dtype))
+        sv = torch.linalg.svdvals(J - torch.eye(theta.numel(), dtype=theta.dtype, device=theta.device))
         rows.append({"activation": act, "width": width, "P": theta.numel(), "seed": seed,
                      "converged": res.converged, "rho": res.relative_residual, "norm": float(theta.norm()),
                      "time": seconds, "starts": res.extra["starts"], "sigma_min": float(sv[-1] / sv[0]),

@@ -17,16 +17,46 @@ import time
 import torch
 from torch import nn
 
-from .checks import QuineInputError, check_sizes
-from .params import as_function, flatten, layout
-from .solvers import SolveResult, make_optimiser, progress_bar, resolve
+from .checks import QuineInputError, check_float_dtype, check_sizes
+from .params import as_function, flatten, functional
+from .record import SolveResult, lbfgs_loop, make_optimiser, optimiser_step, progress_bar
+from .solvers import resolve
 
-__all__ = ["IndexQuine", "ACTIVATIONS", "OBJECTIVES", "train_paper", "train_lbfgs"]
+__all__ = ["IndexQueries", "IndexQuine", "ACTIVATIONS", "OBJECTIVES", "train_paper", "train_lbfgs",
+           "record_replication"]
 
 ACTIVATIONS = {"selu": nn.SELU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 
 
-class IndexQuine(nn.Module):
+class IndexQueries(nn.Module):
+    """What every queryable-index quine shares (this chapter's and the auxiliary quine of chapter 4): the
+    checks of its activation and dtype, a fixed random embedding E of its P indices (a buffer, not a weight:
+    row c is the projection of the one-hot vector e_c, unit-variance features), its inputs
+    ``coordinates()`` = 0..P-1, and the check of a batch of coordinates."""
+
+    @staticmethod
+    def check_activation_and_dtype(activation: str, dtype: torch.dtype) -> None:
+        if activation not in ACTIVATIONS:
+            raise QuineInputError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        check_float_dtype(dtype)
+
+    def embed_indices(self, d: int, dtype: torch.dtype) -> None:
+        """Count the weights (P) and draw E (P x d) from the current random state: call once the layers exist."""
+        self.P = sum(p.numel() for p in self.parameters())
+        self.register_buffer("embed", torch.randn(self.P, d, dtype=dtype))
+
+    def coordinates(self) -> torch.Tensor:
+        """All indices 0..P-1, the input of F."""
+        return torch.arange(self.P, device=self.embed.device)
+
+    def check_coordinates(self, c: torch.Tensor) -> None:
+        if c.dtype not in (torch.int64, torch.int32):
+            raise QuineInputError(f"coordinates must be an integer tensor, got {c.dtype}")
+        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.P):
+            raise QuineInputError(f"coordinates must lie in 0..{self.P - 1}")
+
+
+class IndexQuine(IndexQueries):
     """c -> E[c] (fixed, d features) -> [Linear -> activation] * len(hidden) -> Linear -> f(c).
 
     Defaults follow the paper: d = 100, two learnable 100 x 100 layers and a
@@ -38,10 +68,7 @@ class IndexQuine(nn.Module):
         super().__init__()
         (d,) = check_sizes(d, "d")
         hidden = check_sizes(hidden, "hidden")
-        if activation not in ACTIVATIONS:
-            raise QuineInputError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
-        if dtype not in (torch.float32, torch.float64):
-            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        self.check_activation_and_dtype(activation, dtype)
         self.d, self.hidden, self.activation_name, self.bias, self.seed = d, hidden, activation, bool(bias), int(seed)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -49,19 +76,10 @@ class IndexQuine(nn.Module):
             self.layers = nn.ModuleList(nn.Linear(a, b, bias=self.bias, dtype=dtype)
                                         for a, b in zip(sizes[:-1], sizes[1:]))
             self.act = ACTIVATIONS[activation]()
-            self.P = sum(p.numel() for p in self.parameters())
-            # Row c is the projection of the one-hot vector e_c: unit-variance features.
-            self.register_buffer("embed", torch.randn(self.P, d, dtype=dtype))
-
-    def coordinates(self) -> torch.Tensor:
-        """All indices 0..P-1, the input of F."""
-        return torch.arange(self.P)
+            self.embed_indices(d, dtype)
 
     def forward(self, c: torch.Tensor) -> torch.Tensor:
-        if c.dtype not in (torch.int64, torch.int32):
-            raise QuineInputError(f"coordinates must be an integer tensor, got {c.dtype}")
-        if c.numel() and (int(c.min()) < 0 or int(c.max()) >= self.P):
-            raise QuineInputError(f"coordinates must lie in 0..{self.P - 1}")
+        self.check_coordinates(c)
         h = self.embed[c]
         for layer in self.layers[:-1]:
             h = self.act(layer(h))
@@ -71,21 +89,27 @@ class IndexQuine(nn.Module):
         return f"P={self.P}, d={self.d}, activation={self.activation_name}, bias={self.bias}, seed={self.seed}"
 
 
-def _record_epoch(res, F, theta, t0, epoch):
-    """Append one epoch's numbers: sqrt(L_SR), ||theta||, L_SR, sum theta^2, rho^2 and rho."""
-    with torch.no_grad():
-        pred = F(theta)
+def record_replication(res: SolveResult, pred: torch.Tensor, theta: torch.Tensor, t0: float, step: int) -> float:
+    """Append one point of a quine trainer's history (this chapter's and chapter 4's): sqrt(L_SR) as the
+    residual, and in ``extra`` L_SR, sum theta^2, the relative SR loss rho^2 and the relative residual rho,
+    under the names of ``metrics`` (computed here without its input checks: a trainer records finite
+    iterates).  Returns L_SR."""
     l_sr = float(((pred - theta) ** 2).sum())
     total = float((theta**2).sum())
-    res._record(theta, l_sr**0.5, t0)
+    res.record(theta, l_sr**0.5, t0, step=step)
     ex = res.extra
-    ex.setdefault("epoch", []).append(epoch)
     ex.setdefault("L_SR", []).append(l_sr)
     ex.setdefault("sum_theta2", []).append(total)
     ex.setdefault("relative_sr_loss", []).append(l_sr / total if total > 0 else float("inf"))
     ex.setdefault("relative_residual", []).append(ex["relative_sr_loss"][-1] ** 0.5)
     res.wall_time = time.perf_counter() - t0
     return l_sr
+
+
+def _record_epoch(res, F, theta, t0, epoch):
+    with torch.no_grad():
+        pred = F(theta)
+    return record_replication(res, pred, theta, t0, epoch)
 
 
 def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax", lr: float = 1e-3,
@@ -110,12 +134,7 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
         raise QuineInputError(f"regenerate_every must be None or a whole number >= 1, got {regenerate_every!r}")
     F = as_function(model, (model.coordinates(),))
     theta = (flatten(model) if theta0 is None else theta0.detach().clone()).requires_grad_(True)
-    slots = layout(model)
-    buffers = dict(model.named_buffers())
-
-    def f(th, c):
-        params = {s.name: th[s.start:s.stop].view(s.shape) for s in slots}
-        return torch.func.functional_call(model, (params, buffers), (c,))
+    f = functional(model)  # f(theta, c): the network's answers to the coordinates c
 
     opt, opt_name = make_optimiser(optimizer, [theta], lr, optimizer_kwargs)
     gen = torch.Generator().manual_seed(int(seed))
@@ -126,15 +145,11 @@ def train_paper(model: IndexQuine, *, epochs: int = 30, optimizer: str = "adamax
     res.stop_reason = f"reached epochs = {epochs}"
     for epoch in progress_bar(range(1, epochs + 1), progress, label):
         for c in torch.randperm(model.P, generator=gen).split(batch_size):
-            loss = ((f(theta, c) - theta.detach()[c]) ** 2).sum()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+            optimiser_step(opt, ((f(theta, c) - theta.detach()[c]) ** 2).sum())
         if regenerate_every and epoch % regenerate_every == 0:
             with torch.no_grad():
                 theta.copy_(F(theta))
-        if not torch.isfinite(theta).all():
-            res.stop_reason = f"diverged: theta is not finite after epoch {epoch}"
+        if res.stops_on_non_finite(theta, f"after epoch {epoch}"):
             break
         res.iterations = epoch
         _record_epoch(res, F, theta.detach(), t0, epoch)
@@ -173,31 +188,17 @@ def train_lbfgs(model, *, max_iter: int = 200, time_budget: float | None = None,
         inputs = model.coordinates()
     F, theta = resolve(model, theta0, inputs)
     theta = theta.requires_grad_(True)
-    opt = torch.optim.LBFGS([theta], lr=1, max_iter=20, history_size=history, line_search_fn="strong_wolfe",
-                            tolerance_grad=0, tolerance_change=0)
 
-    def closure():
-        opt.zero_grad()
-        d = F(theta) - theta
-        loss = (d * d).sum() / (theta * theta).sum() if relative else (d * d).sum()
-        loss.backward()
-        return loss
+    def objective(th):
+        d = F(th) - th
+        return (d * d).sum() / (th * th).sum() if relative else (d * d).sum()
 
     label = "the relative SR loss" if relative else "the raw L_SR"
     res = SolveResult(method=f"full-batch L-BFGS on {label}", theta=theta.detach(),
                       theta0=theta.detach().clone())
     t0 = time.perf_counter()
     _record_epoch(res, F, theta.detach(), t0, 0)
-    res.stop_reason = f"reached max_iter = {max_iter}"
-    for k in progress_bar(range(1, max_iter + 1), progress, "L-BFGS"):
-        opt.step(closure)
-        if not torch.isfinite(theta).all():
-            res.stop_reason = f"diverged: theta is not finite at iteration {k}"
-            break
-        res.iterations = k
-        _record_epoch(res, F, theta.detach(), t0, k)
-        if time_budget is not None and time.perf_counter() - t0 >= time_budget:
-            res.stop_reason = f"reached the time budget of {time_budget:g} s"
-            break
-    res.theta = theta.detach().clone()
+    res.iterations, res.stop_reason, res.theta = lbfgs_loop(
+        objective, theta, max_iter=max_iter, history=history, t0=t0, time_budget=time_budget, progress=progress,
+        record=lambda k: _record_epoch(res, F, theta.detach(), t0, k))
     return res

@@ -19,6 +19,8 @@ For a prediction y_pred of outputs y_true (chapter 5):
   so that a few badly predicted networks are not hidden by many good ones;
 * ``r2_summary``             the pooled R^2_mu beside the per-network median, a low percentile and
   the share of networks below a threshold.
+
+For a classifier (chapter 4): ``accuracy`` and ``confusion_matrix`` (scikit-learn's).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import torch
 from .checks import QuineInputError
 
 __all__ = ["self_replication_loss", "relative_residual", "relative_sr_loss", "r2_against_zero", "r2_against_mean",
-           "r2_per_network", "r2_summary", "FAIL_BELOW", "weight_rms", "report"]
+           "r2_per_network", "r2_summary", "FAIL_BELOW", "weight_rms", "report", "accuracy",
+           "confusion_matrix"]
 
 
 def _check(pred: torch.Tensor, theta: torch.Tensor):
@@ -112,3 +115,26 @@ def report(pred: torch.Tensor, theta: torch.Tensor) -> dict:
     return {"L_SR": self_replication_loss(pred, theta), "sum_theta2": float((theta**2).sum()),
             "relative_residual": rho2**0.5, "relative_sr_loss": rho2, "r2_against_zero": 1.0 - rho2,
             "weight_rms": weight_rms(theta)}
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows whose largest logit is at the true label."""
+    if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
+        raise QuineInputError(f"expected logits (n, k) and labels (n,), got {tuple(logits.shape)} and "
+                              f"{tuple(labels.shape)}")
+    if len(labels) == 0:
+        raise QuineInputError("accuracy of an empty set is undefined")
+    return float((logits.argmax(dim=1) == labels).double().mean())
+
+
+def confusion_matrix(logits: torch.Tensor, labels: torch.Tensor, n_classes: int | None = None) -> torch.Tensor:
+    """counts[i, j] = number of images of class i predicted as class j (scikit-learn's confusion_matrix
+    on the argmax of the logits, over all ``n_classes`` classes, default the logits' width)."""
+    from sklearn.metrics import confusion_matrix as sk_confusion_matrix
+
+    if logits.ndim != 2 or labels.ndim != 1 or len(logits) != len(labels):
+        raise QuineInputError(f"expected logits (n, k) and labels (n,), got {tuple(logits.shape)} and "
+                              f"{tuple(labels.shape)}")
+    k = n_classes or logits.shape[1]
+    counts = sk_confusion_matrix(labels.cpu().numpy(), logits.argmax(dim=1).cpu().numpy(), labels=list(range(k)))
+    return torch.as_tensor(counts, dtype=torch.int64, device=logits.device)

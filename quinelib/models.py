@@ -20,7 +20,7 @@ import math
 import torch
 from torch import nn
 
-from .checks import QuineInputError, check_positive, check_sizes
+from .checks import QuineInputError, check_float_dtype, check_positive, check_sizes
 from .norm import NORMS, ParamFreeNorm
 
 __all__ = ["QuineMLP", "probe_input", "CoordinateQuine", "RecurrentQuine"]
@@ -50,8 +50,7 @@ class QuineMLP(nn.Module):
         (in_features,) = check_sizes(in_features, "in_features")
         hidden = check_sizes(hidden, "hidden")
         self.alpha = check_positive(alpha, "alpha")
-        if dtype not in (torch.float32, torch.float64):
-            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        check_float_dtype(dtype)
         if norm is not None and norm not in NORMS:
             raise QuineInputError(f"norm must be None or one of {NORMS}, got {norm!r}")
         self.in_features, self.hidden, self.seed = in_features, hidden, int(seed)
@@ -118,8 +117,7 @@ class CoordinateQuine(nn.Module):
     def __init__(self, k: int = 16, seed: int = 0, dtype: torch.dtype = torch.float64, eps: float = 1e-5):
         super().__init__()
         (k,) = check_sizes(k, "k")
-        if dtype not in (torch.float32, torch.float64):
-            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        check_float_dtype(dtype)
         self.k, self.seed, self.eps = k, int(seed), check_positive(eps, "eps")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -159,8 +157,7 @@ class RecurrentQuine(nn.Module):
     def __init__(self, n: int = 8, seed: int = 0, dtype: torch.dtype = torch.float64):
         super().__init__()
         (n,) = check_sizes(n, "n")
-        if dtype not in (torch.float32, torch.float64):
-            raise QuineInputError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        check_float_dtype(dtype)
         self.n, self.seed = n, int(seed)
         gen = torch.Generator().manual_seed(self.seed)
         self.W = nn.Parameter(torch.randn(n, n, generator=gen, dtype=dtype) / math.sqrt(n))

@@ -44,8 +44,8 @@ def norm_jacobian(h: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     n = h.numel()
     d = h - h.mean()
     s = torch.sqrt((d * d).mean() + eps)
-    eye = torch.eye(n, dtype=h.dtype)
-    return (eye - torch.ones(n, n, dtype=h.dtype) / n) / s - torch.outer(d, d) / (n * s**3)
+    eye = torch.eye(n, dtype=h.dtype, device=h.device)
+    return (eye - torch.ones(n, n, dtype=h.dtype, device=h.device) / n) / s - torch.outer(d, d) / (n * s**3)
 
 
 class ParamFreeNorm(nn.Module):

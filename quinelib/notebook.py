@@ -10,9 +10,18 @@ import time
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["env_flag", "timer", "markdown_table", "bench_file", "bench_table", "bench_results", "source_lines", "show_source"]
+__all__ = ["env_flag", "STATIC_ENV", "is_static_build", "timer", "markdown_table", "bench_file", "bench_table", "bench_results", "source_lines", "show_source"]
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+#: Set to "1" while the book's static pages are being built (no kernel-side widgets or progress bars there).
+STATIC_ENV = "QUINEBOOK_STATIC"
+
+
+def is_static_build() -> bool:
+    """True while the book's static pages are being built."""
+    return os.environ.get(STATIC_ENV, "") == "1"
 
 
 def env_flag(name: str, default: bool = False) -> bool:
@@ -90,8 +99,6 @@ def bench_results(chapter: int, *, part: str | None = None, collapsed: str | Non
     to produce it.  With ``collapsed`` (a title), the book's static page shows the table behind a dropdown
     of that title (a long table); a running notebook shows it plainly (Jupyter does not read MyST)."""
     from IPython.display import Markdown
-
-    from .widgets import is_static_build
 
     path = bench_file(chapter, part)
     if not path.is_file():

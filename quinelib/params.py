@@ -20,7 +20,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from .checks import QuineInputError, check_theta
 
-__all__ = ["Slot", "layout", "flatten", "unflatten", "assign_", "as_function", "num_params"]
+__all__ = ["Slot", "layout", "flatten", "unflatten", "assign_", "functional", "as_function", "num_params"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,35 @@ def assign_(module: nn.Module, theta: torch.Tensor) -> nn.Module:
     return module
 
 
+def functional(module: nn.Module) -> Callable[..., torch.Tensor]:
+    """Return call with call(theta, *args, **kwargs) = module(*args, **kwargs) at parameters theta.
+
+    The one way the package evaluates a module at a flat parameter vector:
+    ``torch.func.functional_call`` with theta cut into the module's parameter
+    shapes (``layout``), the module's buffers taken as they are.  Nothing is
+    copied into the module, and ``call`` works under ``torch.func``
+    transforms and autograd (the gradient flows into theta).
+    """
+    if not isinstance(module, nn.Module):
+        raise QuineInputError(f"expected an nn.Module, got {type(module).__name__}")
+    slots = layout(module)
+    if not slots:
+        raise QuineInputError(f"{type(module).__name__} has no trainable parameters")
+    buffers = dict(module.named_buffers())
+    # functional_call looks for tied weights (one tensor under two names) on every call unless told there are none
+    tied = len(list(module.named_parameters(remove_duplicate=False))) != len(slots)
+    P = slots[-1].stop
+
+    def call(theta: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        if theta.ndim != 1 or theta.shape[0] != P:
+            raise QuineInputError(f"theta must be a vector of length {P}, got shape {tuple(theta.shape)}")
+        params = {s.name: theta[s.start : s.stop].view(s.shape) for s in slots}
+        return functional_call(module, (params, buffers), args, kwargs, tie_weights=tied)
+
+    call.P = P  # type: ignore[attr-defined]
+    return call
+
+
 def as_function(module: nn.Module, inputs, *, flat: bool = True) -> Callable[[torch.Tensor], torch.Tensor]:
     """Return F with F(theta) = module(*inputs) evaluated at parameters theta.
 
@@ -88,7 +117,8 @@ def as_function(module: nn.Module, inputs, *, flat: bool = True) -> Callable[[to
     (such as a fixed random projection) are taken from the module as they are.
     With ``flat=True`` (the default) the output is reshaped to one vector, as
     the fixed-point equation F(theta) = theta needs.  F works under
-    ``torch.func`` transforms (``jacfwd``, ``vmap``).
+    ``torch.func`` transforms (``jacfwd``, ``vmap``); it is ``functional``
+    with the inputs fixed.
     """
     if not isinstance(module, nn.Module):
         raise QuineInputError(f"as_function expects an nn.Module, got {type(module).__name__}")
@@ -98,19 +128,13 @@ def as_function(module: nn.Module, inputs, *, flat: bool = True) -> Callable[[to
     for x in inputs:
         if isinstance(x, torch.Tensor) and x.is_floating_point() and not torch.isfinite(x).all():
             raise QuineInputError("the probe input contains NaN or inf")
-    slots = layout(module)
-    if not slots:
-        raise QuineInputError(f"{type(module).__name__} has no trainable parameters")
-    buffers = dict(module.named_buffers())
-    # functional_call looks for tied weights (one tensor under two names) on every call unless told there are none
-    tied = len(list(module.named_parameters(remove_duplicate=False))) != len(slots)
+    call = functional(module)
 
     def F(theta: torch.Tensor) -> torch.Tensor:
-        params = {s.name: theta[s.start : s.stop].view(s.shape) for s in slots}
-        out = functional_call(module, (params, buffers), inputs, tie_weights=tied)
+        out = call(theta, *inputs)
         return out.reshape(-1) if flat else out
 
-    F.P = slots[-1].stop  # type: ignore[attr-defined]
+    F.P = call.P  # type: ignore[attr-defined]
     F.module = module  # type: ignore[attr-defined]
     return F
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import html
 import math
-import os
 import sys
 
 import matplotlib as mpl
@@ -36,7 +35,7 @@ import plotly.graph_objects as go  # noqa: E402
 import plotly.io as pio  # noqa: E402
 from plotly.io.base_renderers import MimetypeRenderer, PlotlyRenderer  # noqa: E402
 
-__all__ = ["OKABE_ITO", "SEQUENTIAL", "DIVERGING", "plotly_js_path", "setup", "house_style", "log_history",
+__all__ = ["OKABE_ITO", "SEQUENTIAL", "DIVERGING", "setup", "house_style", "log_history",
            "unit_circle_figure", "slider_figure", "layer_heatmaps", "reference_line"]
 
 #: Okabe & Ito (2008) colour-blind-safe qualitative palette (black last).
@@ -47,18 +46,11 @@ DASHES = ["solid", "dash", "dot", "dashdot"]
 SYMBOLS = ["circle", "x", "diamond", "square", "triangle-up", "cross"]
 
 
-def plotly_js_path() -> str:
-    """The plotly.min.js that ships inside the plotly package."""
-    import plotly
-
-    return os.path.join(os.path.dirname(plotly.__file__), "package_data", "plotly.min.js")
-
-
 class BookRenderer(MimetypeRenderer):
     """Plotly JSON for live frontends plus a self-contained div for the book."""
 
     def to_mimebundle(self, fig_dict):
-        from .widgets import is_static_build
+        from .notebook import is_static_build
 
         fig_dict = house_style(fig_dict)
 

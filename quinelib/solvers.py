@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
@@ -19,62 +18,10 @@ from torch.func import jacfwd, jacrev
 
 from .checks import QuineInputError, check_positive, check_theta
 from .params import as_function, flatten
+from .record import SolveResult, make_optimiser, progress_bar
 
 __all__ = ["SolveResult", "resolve", "jacobian", "spectrum", "newton", "regenerate", "train", "levenberg_marquardt",
-           "make_optimiser", "nontrivial_floor", "batched_levenberg_marquardt", "progress_bar"]
-
-
-@dataclass
-class SolveResult:
-    """What a solver did: the final iterate and the history that led there.
-
-    ``residuals[k]`` is ||F(theta_k) - theta_k|| for the k-th recorded iterate
-    (k = 0 is the start), ``theta_norms[k]`` is ||theta_k|| and ``times[k]``
-    the wall-clock seconds since the solver started.  ``theta`` is the last
-    *finite* iterate, also when the solver stopped because of divergence.
-    """
-
-    method: str
-    theta: torch.Tensor
-    theta0: torch.Tensor
-    residuals: list[float] = field(default_factory=list)
-    theta_norms: list[float] = field(default_factory=list)
-    times: list[float] = field(default_factory=list)
-    iterations: int = 0
-    converged: bool = False
-    stop_reason: str = ""
-    wall_time: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def residual(self) -> float:
-        """The final absolute residual ||F(theta) - theta||."""
-        return self.residuals[-1]
-
-    @property
-    def relative_residuals(self) -> list[float]:
-        """||F(theta_k) - theta_k|| / ||theta_k|` (inf where theta_k = 0)."""
-        return [r / n if n > 0 else float("inf") for r, n in zip(self.residuals, self.theta_norms)]
-
-    @property
-    def relative_residual(self) -> float:
-        return self.relative_residuals[-1]
-
-    @property
-    def diverged(self) -> bool:
-        return self.stop_reason.startswith("diverged")
-
-    def summary(self) -> str:
-        return (
-            f"{self.method}: {self.stop_reason} after {self.iterations} iterations, "
-            f"{self.wall_time:.3g} s; ||F(theta)-theta|| = {self.residual:.3e}, "
-            f"||theta|| = {self.theta_norms[-1]:.3e}, relative = {self.relative_residual:.3e}"
-        )
-
-    def _record(self, theta: torch.Tensor, r: float, t0: float) -> None:
-        self.residuals.append(r)
-        self.theta_norms.append(float(theta.norm()))
-        self.times.append(time.perf_counter() - t0)
+           "make_optimiser", "nontrivial_floor", "batched_levenberg_marquardt", "progress_bar", "damped_search"]
 
 
 def resolve(F, theta0=None, inputs=None) -> tuple[Callable, torch.Tensor]:
@@ -135,16 +82,16 @@ def spectrum(F: Callable, theta: torch.Tensor) -> torch.Tensor:
     return torch.linalg.eigvals(jacobian(F, theta))
 
 
-def progress_bar(iterable, enabled: bool, desc: str):
-    """``iterable`` with a tqdm progress bar labelled ``desc`` when ``enabled`` (and not in the static book)."""
-    from .widgets import is_static_build
-
-    # No progress bars in the static book: they would be dead widgets there.
-    if not enabled or is_static_build():
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, desc=desc, leave=False)
+def _start_newton_like(method: str, F: Callable, theta: torch.Tensor):
+    """What Newton and Levenberg-Marquardt do first: the record, the identity for J - I, the clock, the
+    residual g = F(theta) - theta at the start (recorded)."""
+    res = SolveResult(method=method, theta=theta, theta0=theta.clone())
+    eye = torch.eye(theta.numel(), dtype=theta.dtype, device=theta.device)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        g = F(theta) - theta
+    res.record(theta, float(g.norm()), t0)
+    return res, eye, t0, g
 
 
 def newton(F, theta0=None, *, inputs=None, max_iter: int = 50, atol: float = 1e-14,
@@ -164,12 +111,7 @@ def newton(F, theta0=None, *, inputs=None, max_iter: int = 50, atol: float = 1e-
     atol, rtol = check_positive(atol, "atol"), check_positive(rtol, "rtol")
     if jacobian_mode not in _JACOBIANS:
         raise QuineInputError(f"jacobian_mode must be one of {sorted(_JACOBIANS)}, got {jacobian_mode!r}")
-    res = SolveResult(method=f"newton ({jacobian_mode} Jacobian)", theta=theta, theta0=theta.clone())
-    eye = torch.eye(theta.numel(), dtype=theta.dtype)
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        g = F(theta) - theta
-    res._record(theta, float(g.norm()), t0)
+    res, eye, t0, g = _start_newton_like(f"newton ({jacobian_mode} Jacobian)", F, theta)
     res.stop_reason = f"reached max_iter = {max_iter}"
     for k in progress_bar(range(1, max_iter + 1), progress, "Newton"):
         r = res.residuals[-1]
@@ -196,7 +138,7 @@ def newton(F, theta0=None, *, inputs=None, max_iter: int = 50, atol: float = 1e-
             break
         theta, g = new, g_new
         res.iterations = k
-        res._record(theta, float(g.norm()), t0)
+        res.record(theta, float(g.norm()), t0)
         if callback is not None:
             callback(k, theta, res.residuals[-1])
     else:
@@ -221,7 +163,7 @@ def regenerate(F, theta0=None, *, inputs=None, steps: int = 100, atol: float = 0
     t0 = time.perf_counter()
     with torch.no_grad():
         out = F(theta)
-        res._record(theta, float((out - theta).norm()), t0)
+        res.record(theta, float((out - theta).norm()), t0)
         res.stop_reason = f"reached steps = {steps}"
         for k in progress_bar(range(1, steps + 1), progress, "regeneration"):
             if res.residuals[-1] <= atol:
@@ -234,30 +176,12 @@ def regenerate(F, theta0=None, *, inputs=None, steps: int = 100, atol: float = 0
                 break
             theta = new
             res.iterations = k
-            res._record(theta, float((out - theta).norm()), t0)
+            res.record(theta, float((out - theta).norm()), t0)
     res.theta, res.wall_time = theta, time.perf_counter() - t0
     return res
 
 
 DETACH = ("prediction", "target", "nothing")
-
-_OPTIMISERS = {
-    "rmsprop": torch.optim.RMSprop, "adam": torch.optim.Adam, "sgd": torch.optim.SGD,
-    "adamax": torch.optim.Adamax, "adagrad": torch.optim.Adagrad,
-}
-
-
-def make_optimiser(optimizer, params, lr: float, kwargs: dict | None = None):
-    """(optimiser, name) from a name in ``_OPTIMISERS`` or any ``torch.optim.Optimizer`` class."""
-    if isinstance(optimizer, type) and issubclass(optimizer, torch.optim.Optimizer):
-        cls, name = optimizer, optimizer.__name__
-    elif optimizer in _OPTIMISERS:
-        cls, name = _OPTIMISERS[optimizer], optimizer
-    else:
-        raise QuineInputError(f"optimizer must be one of {sorted(_OPTIMISERS)} or a torch.optim.Optimizer class, "
-                              f"got {optimizer!r}")
-    return cls(params, lr=check_positive(lr, "lr"), **(kwargs or {})), name
-
 
 def nontrivial_floor(model) -> float:
     """A quarter of alpha * sqrt(P / n), the typical size of what a fixed readout
@@ -315,8 +239,7 @@ def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = 
         n = float(last.norm())
         done = rtol > 0 and r <= rtol * n
         if k % record_every == 0 or k == steps or done:
-            res._record(last, r, t0)
-            res.extra.setdefault("steps", []).append(k)
+            res.record(last, r, t0, step=k)
         res.iterations = k
         if done:
             res.converged, res.stop_reason = True, f"converged (relative residual <= {rtol:g})"
@@ -327,6 +250,28 @@ def train(F, theta0=None, *, inputs=None, steps: int = 20_000, optimizer: str = 
         opt.step()
     res.theta, res.wall_time = last, time.perf_counter() - t0
     return res
+
+
+def damped_search(step_at: Callable, residual: Callable, theta: torch.Tensor, r: torch.Tensor, rn: float,
+                  mu: float, *, tries: int) -> tuple[torch.Tensor, torch.Tensor, float, float, bool]:
+    """The damping rule of every Levenberg-Marquardt in the package (this module's and ``exact``'s).
+
+    Try the step d = ``step_at(mu)`` (None when it could not be computed): accept theta + d when its
+    residual's norm is finite and below ``rn``, then shrink the damping mu by 3 (not below 1e-12);
+    otherwise grow mu by 4 and try again, at most ``tries`` times.  Returns (theta, residual vector,
+    its norm, mu, accepted); when no try is accepted, theta and the residual are the ones given.
+    """
+    for _ in range(tries):
+        d = step_at(mu)
+        if d is not None:
+            new = theta + d
+            with torch.no_grad():
+                r_new = residual(new)
+            rn_new = float(r_new.norm())
+            if math.isfinite(rn_new) and rn_new < rn:
+                return new.detach(), r_new, rn_new, max(mu / 3, 1e-12), True
+        mu *= 4
+    return theta, r, rn, mu, False
 
 
 def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rtol: float = 1e-12,
@@ -343,13 +288,8 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
     rtol, mu = check_positive(rtol, "rtol"), check_positive(damping, "damping")
     if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 0:
         raise QuineInputError(f"max_iter must be a whole number >= 0, got {max_iter!r}")
-    res = SolveResult(method="Levenberg-Marquardt", theta=theta, theta0=theta.clone())
-    eye = torch.eye(theta.numel(), dtype=theta.dtype)
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        g = F(theta) - theta
-    r = float(g.norm())
-    res._record(theta, r, t0)
+    res, eye, t0, g = _start_newton_like("Levenberg-Marquardt", F, theta)
+    r = res.residuals[0]
     res.extra["damping"] = [mu]
     res.stop_reason = f"reached max_iter = {max_iter}"
     for k in progress_bar(range(1, max_iter + 1), progress, "Levenberg-Marquardt"):
@@ -362,22 +302,15 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
             break
         AtA, Atg = A.T @ A, A.T @ g
         scale = float(AtA.diagonal().mean())
-        for _ in range(40):
-            step = torch.linalg.solve(AtA + mu * scale * eye, -Atg)
-            new = theta + step
-            with torch.no_grad():
-                g_new = F(new) - new
-            r_new = float(g_new.norm())
-            if math.isfinite(r_new) and r_new < r:
-                theta, g, r = new, g_new, r_new
-                mu = max(mu / 3.0, 1e-12)
-                break
-            mu *= 4.0
-        else:
+        def step_at(m, AtA=AtA, Atg=Atg, scale=scale):
+            return torch.linalg.solve(AtA + m * scale * eye, -Atg)
+
+        theta, g, r, mu, accepted = damped_search(step_at, lambda t: F(t) - t, theta, g, r, mu, tries=40)
+        if not accepted:
             res.stop_reason = f"stalled: no damping lowered the residual at iteration {k}"
             break
         res.iterations = k
-        res._record(theta, r, t0)
+        res.record(theta, r, t0)
         res.extra["damping"].append(mu)
         if callback is not None:
             callback(k, theta, r)

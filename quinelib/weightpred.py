@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ from torch import nn
 from .arccos import expected_squared_difference
 from .checks import QuineInputError, check_sizes
 from .metrics import FAIL_BELOW, r2_summary
+from .record import TrainRecord
 from .solvers import batched_levenberg_marquardt
 
 __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_mlps", "PlainMLP", "XLinear",
@@ -41,7 +42,7 @@ __all__ = ["MLPSpec", "random_mlps", "mlp_forward", "flatten_mlps", "unflatten_m
            "permute_hidden", "make_pairs", "TrainRecord", "smooth", "train_inverse", "train_forward",
            "refine_lm", "evaluate_inverse", "POOLINGS", "least_squares_weights", "canonicalise", "lm_from_random",
            "compare_starts", "ABLATION", "pooling_ablation", "RESCALE_TAU", "weight_space_optimum", "unit_spread",
-           "hidden_units", "ArchitectureOnly", "ProbePredictor", "PROBE_FEATURES", "probe_inputs", "fit_adam",
+           "hidden_units", "random_symmetry", "ArchitectureOnly", "ProbePredictor", "PROBE_FEATURES", "probe_inputs", "fit_adam",
            "relative_weight_error", "aligned_weight_error", "mask_hidden", "PROBE_COMPARISON", "width_generalisation", "best_fit",
            "pair_residual", "basin_hopping", "hops_label", "mlp_jacobian"]
 
@@ -404,22 +405,6 @@ def make_pairs(spec: MLPSpec, batch: int, n_pairs: int, *, generator: torch.Gene
     return w, torch.cat([x, mlp_forward(w, x)], dim=-1)
 
 
-@dataclass
-class TrainRecord:
-    """What a predictor's training did: the loss per step, the functions seen, the time, and why it stopped."""
-
-    method: str
-    losses: list = field(default_factory=list)
-    steps: int = 0
-    functions: int = 0
-    wall_time: float = 0.0
-    stop_reason: str = ""
-
-    @property
-    def diverged(self) -> bool:
-        return self.stop_reason.startswith("diverged")
-
-
 def smooth(values, beta: float = 0.98) -> list:
     """Exponential moving average with bias correction (as in the seed's plots)."""
     out, m = [], 0.0
@@ -481,7 +466,7 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
             return functional_loss(spec, pred, w, torch.randn(batch, n_eval, spec.n_in, generator=gen))
         if loss == "exact":
             return expected_squared_difference(unflatten_mlps(spec, pred), w).mean()
-        return ((pred - flatten_mlps(_random_symmetry(spec, w, gen))) ** 2).mean()
+        return ((pred - flatten_mlps(random_symmetry(spec, w, gen))) ** 2).mean()
 
     model.train()
     rec = fit_adam(model, f"{type(model).__name__}, {loss} loss, {n_pairs} pairs", step_loss, steps=steps, batch=batch,
@@ -495,7 +480,7 @@ def fit_adam(model: nn.Module, method: str, step_loss, *, steps: int, batch: int
     """Adam with a cosine learning-rate schedule from ``lr`` to 0 over ``steps`` steps of ``step_loss()`` (a
     function returning the loss on fresh data each call; ``batch`` is only counted, as functions seen); stops
     on a non-finite loss with the reason.  Every predictor of chapter 5 is trained by it."""
-    from .solvers import progress_bar
+    from .record import progress_bar
 
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     rec = TrainRecord(method=method)
@@ -511,7 +496,7 @@ def fit_adam(model: nn.Module, method: str, step_loss, *, steps: int, batch: int
         value.backward()
         opt.step()
         rec.losses.append(value.item())
-        rec.steps, rec.functions = step + 1, (step + 1) * batch
+        rec.iterations, rec.functions = step + 1, (step + 1) * batch
     rec.wall_time = time.perf_counter() - t0
     return rec
 
@@ -582,7 +567,7 @@ def aligned_weight_error(pred: dict[str, torch.Tensor], true: dict[str, torch.Te
     return ((a - b) ** 2).sum(1) / (b**2).sum(1)
 
 
-def _random_symmetry(spec, w, gen):
+def random_symmetry(spec, w, gen):
     """The same functions with hidden units randomly permuted and positively rescaled, network by network."""
     batch = w["W1"].shape[0]
     perms = torch.argsort(torch.rand(batch, spec.n_hidden, generator=gen), dim=1)

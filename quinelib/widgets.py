@@ -13,16 +13,10 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 
-__all__ = ["is_static_build", "explorer", "standin_html"]
+from .notebook import is_static_build
 
-STATIC_ENV = "QUINEBOOK_STATIC"
-
-
-def is_static_build() -> bool:
-    """True while the book's static pages are being built."""
-    return os.environ.get(STATIC_ENV, "") == "1"
+__all__ = ["explorer", "standin_html"]
 
 
 def standin_html(figure, caption: str) -> str:

@@ -5,7 +5,7 @@ import torch
 from torch.nn import functional as fn
 
 import quinelib as q
-from quinelib.aux_quine import AuxQuine, accuracy, aux_objective, confusion_matrix, train_aux, train_aux_paper
+from quinelib.aux_quine import AuxQuine, aux_objective, train_aux, train_aux_paper
 from quinelib.metrics import relative_sr_loss, self_replication_loss
 
 
@@ -79,25 +79,12 @@ def test_lambda_zero_is_exactly_the_pure_replication_loss():
     assert float(both.detach()) == pytest.approx(float(raw.detach()) + lam * float(ce.detach()), rel=1e-13)
 
 
-def test_accuracy_and_confusion_matrix_on_hand_made_cases():
-    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [5.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
-    labels = torch.tensor([0, 1, 1, 2])
-    assert accuracy(logits, labels) == 0.75
-    cm = confusion_matrix(logits, labels)
-    assert cm.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
-    assert int(cm.trace()) == 3 and int(cm.sum()) == 4
-    with pytest.raises(q.QuineInputError):
-        accuracy(logits, labels[:3])
-    with pytest.raises(q.QuineInputError):
-        accuracy(logits[:0], labels[:0])
-
-
 def test_train_aux_records_both_losses_and_improves_both_terms():
     m = small()
     data = tiny_data()
     r = train_aux(m, data, 0.5, max_iter=15)
     ex = r.extra
-    for key in ("L_SR", "sum_theta2", "relative_sr_loss", "L_task", "train_accuracy", "test_accuracy", "iteration"):
+    for key in ("L_SR", "sum_theta2", "relative_sr_loss", "L_task", "train_accuracy", "test_accuracy"):
         assert len(ex[key]) == len(r.residuals) >= 2, key
     assert ex["relative_sr_loss"][-1] < ex["relative_sr_loss"][0]
     assert ex["L_task"][-1] < ex["L_task"][0]
@@ -120,7 +107,7 @@ def test_baselines_do_what_their_names_say():
 def test_paper_style_training_runs_and_records_per_epoch():
     m = small(dtype=torch.float32)
     r = train_aux_paper(m, tiny_data(), 0.01, epochs=3, batch_size=8)
-    assert r.iterations == 3 and r.extra["iteration"] == [0, 1, 2, 3]
+    assert r.iterations == 3 and r.steps == [0, 1, 2, 3]
     assert r.theta.dtype == torch.float32 and torch.isfinite(r.theta).all()
 
 
@@ -154,3 +141,16 @@ def test_divergence_stops_with_a_message():
     r = train_aux(m, tiny_data(), 0.1, max_iter=3, theta0=theta0, relative=False)
     assert r.diverged and "diverged" in r.stop_reason
     assert torch.isfinite(r.theta).all()
+
+
+def test_choose_lambda_takes_the_smallest_rho_within_the_accuracy_gap():
+    from quinelib.aux_quine import choose_lambda
+
+    def run(acc, rho):
+        return q.SolveResult(method="m", theta=torch.zeros(1), theta0=torch.zeros(1),
+                             extra={"test_accuracy": [0.1, acc], "relative_residual": [1.0, rho]})
+
+    sweep = {0.01: run(0.95, 0.5), 0.1: run(0.94, 0.2), 1.0: run(0.80, 0.05)}
+    assert choose_lambda(sweep, 0.95, 0.02) == 0.1  # 1.0 fits best but is 15 points below
+    assert choose_lambda(sweep, 0.95, 0.2) == 1.0
+    assert choose_lambda(sweep, 0.99, 0.02) is None

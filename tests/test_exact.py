@@ -109,3 +109,46 @@ def test_the_alternating_warm_start_is_a_phase_of_the_solver():
     assert "alternating regeneration / RMSprop warm start" in res.extra["path"][0]
     with pytest.raises(q.QuineInputError, match="warm must be one of"):
         q.solve_exact(m, inputs=m.coordinates(), warm="adam")
+
+
+# The readout reduction on chapter 2's normalised network.
+
+
+def test_readout_reduction_is_exact():
+    model, z = q.QuineMLP(seed=0, norm="instance"), q.probe_input(seed=0)
+    F = q.as_function(model, z)
+    G, lift, project = q.readout_reduction(F, model.alpha * model.proj)
+    u = torch.randn(20, dtype=F64)
+    assert torch.allclose(lift(G(u)), F(lift(u)), atol=1e-12)
+    assert torch.allclose(project(lift(u)), u, atol=1e-12)
+
+
+@pytest.mark.parametrize("norm, hidden, batch", [("instance", (20, 20, 20), 1), ("batch", (20, 20, 20), 8),
+                                                 ("instance", (16, 24, 20, 20), 1)])
+def test_exact_solver_reaches_machine_precision(norm, hidden, batch):
+    model = q.QuineMLP(seed=0, norm=norm, hidden=hidden)
+    z = q.probe_input(seed=0, batch=batch)
+    floor = q.nontrivial_floor(model)
+    res = q.solve_exact(model, inputs=z, min_norm=floor)
+    F = q.as_function(model, z)
+    theta = res.theta
+    assert res.converged
+    assert (F(theta) - theta).norm() <= 1e-12 * theta.norm()
+    assert theta.norm() >= floor
+    assert res.relative_residuals[-1] <= 1e-12 and len(res.times) == len(res.residuals)
+
+
+def test_exact_solver_needs_a_readout():
+    with pytest.raises(q.QuineInputError, match="readout"):
+        q.solve_exact(torch.nn.Linear(2, 2), inputs=torch.zeros(1, 2), method="reduction")
+
+
+def test_reliability_counts_exact_non_trivial_quines_seed_by_seed():
+    rel = q.exact.reliability(lambda s: (q.QuineMLP(seed=s, norm="instance"), q.probe_input(seed=s)), [0, 1])
+    assert rel["seeds"] == 2 and rel["successes"] == 2
+    assert len(rel["times"]) == len(rel["starts"]) == len(rel["results"]) == 2
+    assert all(r.relative_residual <= 1e-12 for r in rel["results"])
+    # a floor no quine reaches: the same solves, no successes
+    none = q.exact.reliability(lambda s: (q.QuineMLP(seed=s, norm="instance"), q.probe_input(seed=s)), [0],
+                               min_norm=lambda m: 1e6, restarts=0)
+    assert none["successes"] == 0

@@ -93,7 +93,7 @@ def test_paper_training_uses_detached_targets_and_records_epochs():
 
     m = IndexQuine(d=8, hidden=(6, 6), seed=0)
     res = train_paper(m, epochs=3, optimizer="sgd", lr=1e-2, batch_size=m.P)  # one full batch per epoch
-    assert res.extra["epoch"] == [0, 1, 2, 3] and len(res.extra["relative_sr_loss"]) == 4
+    assert res.steps == [0, 1, 2, 3] and len(res.extra["relative_sr_loss"]) == 4
     # one full-batch step by hand: the target theta is a constant, so only f's dependence is differentiated
     theta = q.flatten(m).requires_grad_(True)
     F = q.as_function(m, (m.coordinates(),))

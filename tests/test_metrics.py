@@ -1,10 +1,10 @@
-"""quinelib.metrics: the per-network R² and its summary (chapter 5's measures beside the pooled R²_μ)."""
+"""quinelib.metrics: the per-network R² and its summary (chapter 5), accuracy and the confusion matrix (chapter 4)."""
 
 import pytest
 import torch
 
 from quinelib.checks import QuineInputError
-from quinelib.metrics import FAIL_BELOW, r2_against_mean, r2_per_network, r2_summary
+from quinelib.metrics import FAIL_BELOW, accuracy, confusion_matrix, r2_against_mean, r2_per_network, r2_summary
 
 
 def test_per_network_r2_scores_each_network_against_its_own_mean():
@@ -39,3 +39,16 @@ def test_summary_reports_median_low_percentile_and_failure_share():
     assert s["fail_share"] == pytest.approx(float((per < FAIL_BELOW).double().mean()))
     assert 0 < s["fail_share"] < 1
     assert s["r2"] == pytest.approx(r2_against_mean(y + noise, y))
+
+
+def test_accuracy_and_confusion_matrix_on_hand_made_cases():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [5.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    labels = torch.tensor([0, 1, 1, 2])
+    assert accuracy(logits, labels) == 0.75
+    cm = confusion_matrix(logits, labels)
+    assert cm.tolist() == [[1, 0, 0], [1, 1, 0], [0, 0, 1]]
+    assert int(cm.trace()) == 3 and int(cm.sum()) == 4
+    with pytest.raises(QuineInputError):
+        accuracy(logits, labels[:3])
+    with pytest.raises(QuineInputError):
+        accuracy(logits[:0], labels[:0])

@@ -113,3 +113,37 @@ def test_bad_probe_gets_clear_error(model):
         model(torch.zeros(1, 7, dtype=torch.float64))
     with pytest.raises(q.QuineInputError, match="nn.Module"):
         q.as_function(lambda t: t, torch.zeros(1))
+
+
+class _TwoWays(nn.Module):
+    """A module with a keyword-selected second forward, like the auxiliary quine's image queries."""
+
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(3, 2, dtype=torch.float64)
+        self.register_buffer("shift", torch.ones(2, dtype=torch.float64))
+
+    def forward(self, x, *, twice=False):
+        y = self.lin(x) + self.shift
+        return 2 * y if twice else y
+
+
+def test_functional_calls_the_module_at_theta_with_args_and_keywords():
+    m = _TwoWays()
+    call = q.functional(m)
+    theta = torch.arange(8, dtype=torch.float64) / 10
+    x = torch.randn(4, 3, dtype=torch.float64)
+    W, b = theta[:6].view(2, 3), theta[6:]
+    assert torch.allclose(call(theta, x), x @ W.T + b + 1, atol=1e-15)
+    assert torch.allclose(call(theta, x, twice=True), 2 * (x @ W.T + b + 1), atol=1e-15)
+    # the module's own parameters are untouched, and the gradient reaches theta
+    assert not torch.equal(m.lin.weight, W)
+    t = theta.clone().requires_grad_(True)
+    call(t, x).sum().backward()
+    assert torch.allclose(t.grad[6:], torch.full((2,), 4.0, dtype=torch.float64))
+    # as_function is functional with the inputs fixed
+    assert torch.equal(q.as_function(m, x)(theta), call(theta, x).reshape(-1))
+    with pytest.raises(q.QuineInputError, match="length 8"):
+        call(theta[:7], x)
+    with pytest.raises(q.QuineInputError, match="nn.Module"):
+        q.functional(lambda t: t)

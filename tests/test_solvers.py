@@ -1,4 +1,4 @@
-"""Newton's method and regeneration: answers, records and failures."""
+"""quinelib.solvers: Newton, regeneration, the training loops and Levenberg-Marquardt: answers, records and failures."""
 
 import math
 
@@ -123,3 +123,64 @@ def test_bad_solver_inputs_get_clear_errors(call, match):
     m = q.QuineMLP(seed=0)
     with pytest.raises(q.QuineInputError, match=match):
         call(m, q.probe_input(seed=0), m.P)
+
+
+# The training loops and Levenberg-Marquardt on chapter 2's normalised network.
+F64 = torch.float64
+
+
+def seed_blog_loop(model, probe, steps, lr):
+    """The blog's loop, literally: copy theta into the module, predict, loss, backward, RMSprop."""
+    theta = q.flatten(model).requires_grad_(True)
+    opt = torch.optim.RMSprop([theta], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        q.assign_(model, theta.detach())
+        pred = model(probe).view(-1)
+        loss = torch.norm(pred - theta) ** 2
+        loss.backward()
+        opt.step()
+    return theta.detach()
+
+
+def test_train_detached_is_the_blogs_loop():
+    model, z = q.QuineMLP(seed=3, norm="instance"), q.probe_input(seed=3)
+    ours = q.train(model, inputs=z, steps=25, lr=1e-3, detach="prediction")
+    theirs = seed_blog_loop(q.QuineMLP(seed=3, norm="instance"), z, 25, 1e-3)
+    assert torch.allclose(ours.theta, theirs, atol=1e-12, rtol=0)
+
+
+def test_true_gradient_lowers_the_loss_and_records_history():
+    model, z = q.QuineMLP(seed=1, norm="instance"), q.probe_input(seed=1)
+    res = q.train(model, inputs=z, steps=400, lr=1e-3, detach="nothing", record_every=50)
+    assert res.residuals[-1] < res.residuals[0]
+    assert res.steps == list(range(0, 401, 50))
+
+
+@pytest.mark.parametrize("detach", ["prediction", "target", "nothing"])
+def test_each_detach_takes_its_stated_gradient(detach):
+    # One SGD step of size lr moves theta by -lr * gradient; compare with the formula of each choice.
+    A = torch.tensor([[0.5, 0.2], [-0.3, 0.1]], dtype=F64)
+    F = lambda t: torch.tanh(A @ t) + 0.1  # noqa: E731
+    theta = torch.tensor([0.7, -0.4], dtype=F64)
+    g = F(theta) - theta
+    J = torch.func.jacfwd(F)(theta)
+    expected = {"prediction": -2 * g, "target": 2 * J.T @ g, "nothing": 2 * (J - torch.eye(2, dtype=F64)).T @ g}
+    res = q.train(F, theta, steps=1, lr=1e-3, optimizer="sgd", detach=detach)
+    assert torch.allclose((theta - res.theta) / 1e-3, expected[detach], atol=1e-10)
+
+
+def test_train_rejects_an_unknown_detach():
+    with pytest.raises(q.QuineInputError, match="detach must be one of"):
+        q.train(torch.cos, torch.ones(2, dtype=F64), steps=1, detach="detached")
+
+
+def test_train_detects_divergence():
+    res = q.train(lambda t: torch.exp(50 * t), torch.ones(3, dtype=F64), steps=100, lr=0.5)
+    assert res.diverged and torch.isfinite(res.theta).all()
+
+
+def test_levenberg_marquardt_on_a_plain_function():
+    # x = cos(x) componentwise, solution ~ 0.739085
+    res = q.levenberg_marquardt(torch.cos, torch.full((4,), 3.0, dtype=F64), rtol=1e-14)
+    assert res.converged and torch.allclose(res.theta, torch.full((4,), 0.7390851332151607, dtype=F64), atol=1e-12)

@@ -166,7 +166,7 @@ def test_train_inverse_records_history_and_learns():
     model = DeepSets(3, spec.unknowns, width=32, hidden=64)
     before = evaluate_inverse(model, spec, 12, functions=256)["r2"]
     rec = train_inverse(model, spec, (8, 16), steps=150, batch=64, seed=1)
-    assert rec.steps == 150 and len(rec.losses) == 150 and rec.functions == 150 * 64 and not rec.diverged
+    assert rec.iterations == 150 and len(rec.losses) == 150 and rec.functions == 150 * 64 and not rec.diverged
     after = evaluate_inverse(model, spec, 12, functions=256)["r2"]
     assert after > before + 0.2, (before, after)
     # the same seed gives the same numbers
@@ -190,16 +190,16 @@ def test_train_inverse_rejects_bad_arguments_and_stops_on_divergence():
         for p in model.parameters():
             p.fill_(float("nan"))
     rec = train_inverse(model, spec, 5, steps=3)
-    assert rec.diverged and "diverged" in rec.stop_reason and rec.steps == 0
+    assert rec.diverged and "diverged" in rec.stop_reason and rec.iterations == 0
 
 
 def test_random_symmetries_keep_the_function_and_masks_remove_units():
-    from quinelib.weightpred import _random_symmetry, mask_hidden
+    from quinelib.weightpred import mask_hidden, random_symmetry
 
     spec = MLPSpec(3, 6, 2, bias=True)
     w = random_mlps(spec, 8, generator=gen(30), dtype=torch.float64)
     x = torch.randn(8, 40, 3, generator=gen(31), dtype=torch.float64)
-    sym = _random_symmetry(spec, w, gen(32))
+    sym = random_symmetry(spec, w, gen(32))
     assert not torch.allclose(flatten_mlps(sym), flatten_mlps(w))
     assert torch.allclose(mlp_forward(sym, x), mlp_forward(w, x), atol=1e-12)
     masked, onehot = mask_hidden(spec, w, (2, 4), gen(33))
@@ -346,7 +346,7 @@ def test_pooling_ablation_trains_every_variant_at_one_budget():
     variants = wp.ABLATION[:1] + wp.ABLATION[2:3]
     rows = wp.pooling_ablation(spec, steps=3, batch=8, hidden=16, functions=16, variants=variants)
     assert [r["label"] for r in rows] == [v[0] for v in variants]
-    assert all(r["record"].steps == 3 for r in rows)
+    assert all(r["record"].iterations == 3 for r in rows)
     assert rows[0]["parameters"] == rows[1]["parameters"]  # mean and max pooling: the same network
 
 
@@ -360,7 +360,7 @@ def test_weight_space_optimum_is_the_mean_unit_and_exact_training_loss_runs():
     torch.manual_seed(0)
     m = DeepSets(3, 15, width=16, hidden=32)
     rec = wp.train_inverse(m, spec, 10, steps=3, batch=8, loss="exact")
-    assert rec.steps == 3 and all(torch.isfinite(torch.tensor(rec.losses)))
+    assert rec.iterations == 3 and all(torch.isfinite(torch.tensor(rec.losses)))
     with pytest.raises(QuineInputError, match="bias-free"):
         wp.train_inverse(m, MLPSpec(2, 5, 1, bias=True), 10, steps=1, loss="exact")
 
@@ -436,7 +436,7 @@ def test_width_generalisation_scores_every_width_for_both_models():
     assert out["widths"] == [1, 2, 3, 4]
     for name in ("trained", "control"):
         assert len(out[name]) == 4 and all("r2" in r and "r2_refined" in r for r in out[name])
-        assert out["records"][name].steps == 3
+        assert out["records"][name].iterations == 3
     with pytest.raises(QuineInputError, match="train_range"):
         width_generalisation(spec, train_range=(0, 2), steps=1)
 
@@ -449,7 +449,7 @@ def test_the_probe_comparison_runs_every_predictor_with_its_polish():
                             variants=PROBE_COMPARISON, refine=2)
     assert [r["label"] for r in rows] == [v[0] for v in PROBE_COMPARISON]
     assert [r["pooled_width"] for r in rows] == [128, 128, 12, 2]
-    assert all(r["r2_refined"] <= 1 and r["record"].steps == 2 for r in rows)
+    assert all(r["r2_refined"] <= 1 and r["record"].iterations == 2 for r in rows)
 
 
 def test_pair_residual_is_zero_for_the_true_network_and_one_for_zero_weights():

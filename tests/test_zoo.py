@@ -46,7 +46,7 @@ def test_architecture_only_on_the_zoo_learns_the_mean_weights_with_the_weight_lo
     torch.manual_seed(0)
     model = ArchitectureOnly(3, SPEC.unknowns)
     rec = zm.fit_architecture_only(model, zoo, loss="weights", steps=400, lr=1e-2)
-    assert rec.steps == 400
+    assert rec.iterations == 400
     with torch.no_grad():
         pred = model(None, torch.eye(3))
     flat = torch.cat([zoo.weights[k].flatten(1) for k in SPEC.shapes], 1)
@@ -72,4 +72,4 @@ def test_a_float64_zoo_trains_in_float64():
     zoo = zm.train_zoo(SPEC, students_per_width=2, steps=20, teacher=teacher)
     assert zoo.weights["W1"].dtype == torch.float64 and zoo.r2.dtype == torch.float64
     rec = zm.fit_architecture_only(ArchitectureOnly(3, SPEC.unknowns).double(), zoo, loss="functional", steps=3)
-    assert rec.steps == 3
+    assert rec.iterations == 3

@@ -41,8 +41,8 @@ def test_a_whole_function_keeps_its_signature_and_drops_its_docstring():
 
 
 def test_a_nested_function_and_a_class():
-    code, *_ = source_lines(train_lbfgs, "closure")
-    assert code.startswith("def closure():") and "loss.backward()" in code
+    code, *_ = source_lines(train_lbfgs, "objective")
+    assert code.startswith("def objective(th):") and "/ (th * th).sum()" in code
     code, *_ = source_lines(wp.AttentionPool)
     assert code.startswith("class AttentionPool(nn.Module):") and "def forward" in code
 
