@@ -139,6 +139,14 @@ def as_function(module: nn.Module, inputs, *, flat: bool = True) -> Callable[[to
     return F
 
 
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (or buffer); the CPU for a module that has neither.  Trainers
+    draw their seeded data on the CPU (so a seed gives the same numbers on every device) and move it here."""
+    t = next(iter(module.parameters()), None)
+    t = next(iter(module.buffers()), None) if t is None else t
+    return torch.device("cpu") if t is None else t.device
+
+
 def _dtype_of(module: nn.Module):
     p = next((p for p in module.parameters()), None)
     return None if p is None else p.dtype

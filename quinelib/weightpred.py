@@ -34,6 +34,7 @@ from torch import nn
 from .arccos import expected_squared_difference
 from .checks import QuineInputError, check_sizes
 from .metrics import FAIL_BELOW, r2_summary
+from .params import module_device
 from .record import TrainRecord
 from .solvers import batched_levenberg_marquardt
 
@@ -81,13 +82,15 @@ class MLPSpec:
 
 
 def random_mlps(spec: MLPSpec, batch: int, *, generator: torch.Generator | None = None,
-                dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """``batch`` fresh MLPs with LeCun initialisation: every weight ~ N(0, 1 / fan_in); biases likewise."""
+                dtype: torch.dtype = torch.float32, device=None) -> dict[str, torch.Tensor]:
+    """``batch`` fresh MLPs with LeCun initialisation: every weight ~ N(0, 1 / fan_in); biases likewise.  Drawn
+    on the CPU (``generator`` is a CPU generator, so a seed gives the same networks everywhere), then moved to
+    ``device``."""
     (batch,) = check_sizes(batch, "batch")
     out = {}
     for name, shape in spec.shapes.items():
         fan_in = shape[0] if name.startswith("W") else (spec.n_hidden if name == "b2" else spec.n_in)
-        out[name] = torch.randn(batch, *shape, generator=generator, dtype=dtype) / fan_in**0.5
+        out[name] = (torch.randn(batch, *shape, generator=generator, dtype=dtype) / fan_in**0.5).to(device)
     return out
 
 
@@ -380,9 +383,9 @@ def align_hidden(pred: dict[str, torch.Tensor], true: dict[str, torch.Tensor]) -
     cost = torch.cdist(ut, up) ** 2  # (B, true unit, predicted unit)
     perms = []
     for c in cost:
-        rows, cols = linear_sum_assignment(c.numpy())
+        rows, cols = linear_sum_assignment(c.cpu().numpy())
         perms.append(torch.as_tensor(cols[rows.argsort()]))
-    return torch.stack(perms)
+    return torch.stack(perms).to(up.device)
 
 
 # ----------------------------------------------------------------------------------------- data and training
@@ -396,12 +399,13 @@ def make_pairs(spec: MLPSpec, batch: int, n_pairs: int, *, generator: torch.Gene
     (batch, n_pairs, n_in + n_out): each row is x followed by y.
     """
     w = random_mlps(spec, batch, generator=generator) if weights is None else weights
+    like = w[next(iter(w))]
     if probe is None:
-        x = scale * torch.randn(batch, n_pairs, spec.n_in, generator=generator) + shift
+        x = (scale * torch.randn(batch, n_pairs, spec.n_in, generator=generator) + shift).to(like)
     else:
         if probe.shape != (n_pairs, spec.n_in):
             raise QuineInputError(f"probe must have shape ({n_pairs}, {spec.n_in}), got {tuple(probe.shape)}")
-        x = (scale * probe + shift).to(w[next(iter(w))].dtype).expand(batch, -1, -1)
+        x = (scale * probe + shift).to(like).expand(batch, -1, -1)
     return w, torch.cat([x, mlp_forward(w, x)], dim=-1)
 
 
@@ -453,8 +457,10 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
     if probe is not None and lo != hi:
         raise QuineInputError("a fixed probe batch needs a fixed number of pairs")
 
+    device = module_device(model)
+
     def step_loss():
-        w = random_mlps(spec, batch, generator=gen)
+        w = random_mlps(spec, batch, generator=gen, device=device)
         cond = None
         if hidden_range is not None:
             w, cond = mask_hidden(spec, w, hidden_range, gen)
@@ -463,7 +469,7 @@ def train_inverse(model: nn.Module, spec: MLPSpec, n_pairs, *, steps: int = 1000
         w, pairs = make_pairs(spec, batch, count, generator=gen, weights=w, probe=probe)
         pred = model(pairs) if cond is None else model(pairs, cond)
         if loss == "functional":
-            return functional_loss(spec, pred, w, torch.randn(batch, n_eval, spec.n_in, generator=gen))
+            return functional_loss(spec, pred, w, torch.randn(batch, n_eval, spec.n_in, generator=gen).to(device))
         if loss == "exact":
             return expected_squared_difference(unflatten_mlps(spec, pred), w).mean()
         return ((pred - flatten_mlps(random_symmetry(spec, w, gen))) ** 2).mean()
@@ -569,9 +575,9 @@ def aligned_weight_error(pred: dict[str, torch.Tensor], true: dict[str, torch.Te
 
 def random_symmetry(spec, w, gen):
     """The same functions with hidden units randomly permuted and positively rescaled, network by network."""
-    batch = w["W1"].shape[0]
-    perms = torch.argsort(torch.rand(batch, spec.n_hidden, generator=gen), dim=1)
-    scale = torch.exp(RESCALE_TAU * torch.randn(batch, spec.n_hidden, generator=gen))
+    batch, like = w["W1"].shape[0], w["W1"]
+    perms = torch.argsort(torch.rand(batch, spec.n_hidden, generator=gen), dim=1).to(like.device)
+    scale = torch.exp(RESCALE_TAU * torch.randn(batch, spec.n_hidden, generator=gen)).to(like)
     out = permute_hidden(w, perms)
     out["W1"] = out["W1"] * scale[:, None, :]
     out["W2"] = out["W2"] / scale[:, :, None]
@@ -638,14 +644,14 @@ def evaluate_inverse(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions
     if random_starts and not refine:
         raise QuineInputError("random_starts needs refine > 0: the solver alone runs `refine` iterations")
     gen = torch.Generator().manual_seed(int(seed))
-    w = random_mlps(spec, functions, generator=gen)
+    w = random_mlps(spec, functions, generator=gen, device=module_device(model))
     cond = None
     if hidden_range is not None:
         w, cond = mask_hidden(spec, w, hidden_range, gen)
         cond = cond if tell_width else None
     w, pairs = make_pairs(spec, functions, n_pairs, generator=gen, weights=w, scale=scale, shift=shift,
                           probe=probe)
-    x = scale * torch.randn(functions, inputs, spec.n_in, generator=gen) + shift
+    x = (scale * torch.randn(functions, inputs, spec.n_in, generator=gen) + shift).to(pairs)
     y = mlp_forward(w, x)
     with torch.no_grad():
         pred = model(pairs) if cond is None else model(pairs, cond)
@@ -768,7 +774,8 @@ def lm_from_random(spec: MLPSpec, pairs: torch.Tensor, *, starts: int = 1, itera
     one more start: the predictor's start with random restarts beside it.  Returns (B, unknowns)."""
     (starts,) = check_sizes(starts, "starts")
     B = pairs.shape[0]
-    flat0 = flatten_mlps(random_mlps(spec, B * starts, generator=generator, dtype=pairs.dtype)).reshape(B, starts, -1)
+    flat0 = flatten_mlps(random_mlps(spec, B * starts, generator=generator, dtype=pairs.dtype,
+                                     device=pairs.device)).reshape(B, starts, -1)
     if predicted is not None:
         if predicted.shape != (B, spec.unknowns):
             raise QuineInputError(f"predicted must have shape ({B}, {spec.unknowns}), got {tuple(predicted.shape)}")
@@ -794,8 +801,9 @@ def compare_starts(model: nn.Module, spec: MLPSpec, n_pairs: int, *, functions: 
     ``functions``; the predictor's forward pass is counted in "predictor + LM") and ``pairs`` (``n_pairs``).
     """
     gen = torch.Generator().manual_seed(int(seed))
-    w, pairs = make_pairs(spec, functions, n_pairs, generator=gen)
-    x = torch.randn(functions, inputs, spec.n_in, generator=gen)
+    w = random_mlps(spec, functions, generator=gen, device=module_device(model))
+    w, pairs = make_pairs(spec, functions, n_pairs, generator=gen, weights=w)
+    x = torch.randn(functions, inputs, spec.n_in, generator=gen).to(pairs)
     y = mlp_forward(w, x)
 
     def score(flat, seconds):
@@ -918,10 +926,11 @@ def train_forward(model: nn.Module, spec: MLPSpec, *, steps: int = 1000, batch: 
                   seed: int = 0, progress: bool = False) -> TrainRecord:
     """Train a forward predictor (x, flat weights) -> y on fresh networks and inputs every step (MSE)."""
     gen = torch.Generator().manual_seed(int(seed))
+    device = module_device(model)
 
     def step_loss():
-        w = random_mlps(spec, batch, generator=gen)
-        x = torch.randn(batch, 1, spec.n_in, generator=gen)
+        w = random_mlps(spec, batch, generator=gen, device=device)
+        x = torch.randn(batch, 1, spec.n_in, generator=gen).to(device)
         return ((model(x[:, 0], flatten_mlps(w)) - mlp_forward(w, x)[:, 0]) ** 2).mean()
 
     return fit_adam(model, f"{type(model).__name__}, forward", step_loss, steps=steps, batch=batch, lr=lr,

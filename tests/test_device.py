@@ -111,3 +111,46 @@ def test_the_solvers_build_their_identity_on_the_inputs_device(monkeypatch):
     q.newton(torch.cos, theta, max_iter=3)
     q.levenberg_marquardt(torch.cos, theta, max_iter=3)
     assert len(asked) == 2 and all(d == theta.device for d in asked)
+
+
+def one_step(monkeypatch):
+    """Replace the trainers' Adam loop by one call of their loss, so that a model on meta can be 'trained'."""
+    losses = []
+
+    def fake_fit_adam(model, method, step_loss, **kwargs):
+        losses.append(step_loss())
+        return losses[-1]
+
+    monkeypatch.setattr(wp, "fit_adam", fake_fit_adam)
+    return losses
+
+
+@pytest.mark.parametrize("loss", ["functional", "exact", "weights"])
+def test_the_inverse_trainer_draws_its_data_on_the_models_device(monkeypatch, loss):
+    # Data are drawn on the CPU from the seeded generator and moved to the model's device; meta parameters
+    # meeting a CPU batch would raise "Tensor on device cpu is not on the expected device meta".
+    losses = one_step(monkeypatch)
+    spec = BIAS_FREE if loss == "exact" else SPEC
+    model = wp.DeepSets(spec.n_in + spec.n_out, spec.unknowns, width=8, hidden=8, cond=spec.n_hidden).to(META)
+    wp.train_inverse(model, spec, (3, 5), steps=1, batch=4, n_eval=6, loss=loss, hidden_range=(2, 4))
+    assert losses[0].device == META
+
+
+def test_the_forward_trainer_draws_its_data_on_the_models_device(monkeypatch):
+    losses = one_step(monkeypatch)
+    model = wp.XLinear(SPEC.n_in, SPEC.unknowns, SPEC.n_out, width=8, depth=2).to(META)
+    wp.train_forward(model, SPEC, steps=1, batch=4)
+    assert losses[0].device == META
+
+
+def test_evaluate_inverse_scores_on_the_models_device(monkeypatch):
+    seen = []
+
+    def fake_r2_summary(pred, true, **kwargs):
+        seen.append((pred.device, true.device))
+        return {"r2": 0.0}
+
+    monkeypatch.setattr(wp, "r2_summary", fake_r2_summary)
+    model = wp.DeepSets(SPEC.n_in + SPEC.n_out, SPEC.unknowns, width=8, hidden=8).to(META)
+    out = wp.evaluate_inverse(model, SPEC, 5, functions=4, inputs=6)
+    assert seen == [(META, META)] and out["pairs"].device == META and out["true"]["W1"].device == META

@@ -67,6 +67,21 @@ FIGURE_CALL = re.compile(r"\.show\(\)|\bexplorer\(|\blayer_heatmaps\(")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_import_is_in_the_imports_cell_in_one_style(path):
+    """One import style (README, 'Writing a chapter'): every import in the imports cell, quinelib as ``q`` and
+    its names or modules by name; ruff's isort rule (test_lint) keeps the cell sorted."""
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    imports = re.compile(r"^\s*(import |from \S+ import )", re.M)
+    elsewhere = [i for i, c in enumerate(code) if i > 1 and imports.search(c.source)]
+    assert not elsewhere, f"{path.name}: code cells {elsewhere} import something; move it to the imports cell"
+    cell = code[1].source
+    assert re.search(r"^import quinelib as q$", cell, re.M), "quinelib is imported as q"
+    for line in re.findall(r"^(?:import|from) .*quinelib.*$", cell, re.M):
+        assert re.fullmatch(r"import quinelib as q|from quinelib(\.\w+)? import [\w, (]+", line), line
+        assert not re.search(r"import .*\b_\w+", line), f"a private name is imported: {line}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_every_figure_cell_carries_a_caption_and_the_checks_are_folded(path):
     """A cell that shows a figure (outside the solutions) names it and captions it for the book's numbered
     figures; a cell of checks (asserts and glue only) is collapsed behind "Show the checks"."""
