@@ -93,7 +93,7 @@ def test_a_fresh_environment_from_binders_files_alone_runs_a_notebook(tmp_path):
     py = venv / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHONPATH", "QUINEBOOK"))}
     env.update(PIP_RETRIES="0", PATH=f"{venv / 'bin'}:{env.get('PATH', '')}")
-    proc = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "-r", "binder/requirements.txt"],
+    proc = subprocess.run([str(py), "-m", "pip", "install", "--quiet", "--no-compile", "-r", "binder/requirements.txt"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     check = subprocess.run([str(py), "-c", "import sys, torch, quinelib; print(sys.version_info[:2], torch.__version__, "

@@ -147,7 +147,24 @@ def open_page(browser, url, width=1280):
     return page, problems
 
 
-def test_every_page_loads_without_errors(built_site, server, browser):
+@pytest.fixture(scope="session")
+def loaded(browser):
+    """Pages loaded once and shared by the tests that only read them (a chapter takes ~3 s to load and typeset):
+    ``loaded(url, width)`` -> (page, problems), problems still collecting.  Tests that change a page (open its
+    dropdowns, switch the theme) load their own."""
+    cache = {}
+
+    def get(url, width=1280):
+        if (url, width) not in cache:
+            cache[url, width] = open_page(browser, url, width=width)
+        return cache[url, width]
+
+    yield get
+    for page, _ in cache.values():
+        page.close()
+
+
+def test_every_page_loads_without_errors(built_site, server, browser, loaded):
     _, html = built_site
     pages = _pages(html)
     assert len(pages) >= 5
@@ -156,8 +173,12 @@ def test_every_page_loads_without_errors(built_site, server, browser):
         # A page with a problem is loaded a second time: what happens twice fails the test, what went away
         # (a font request cut short on a loaded machine, say) is printed, so that it stays visible.
         for attempt in range(2):
-            page, problems = open_page(browser, f"{server}/{rel}")
-            page.close()
+            if attempt == 0 and rel in CHAPTERS:  # the chapters' first load is kept for the tests below
+                page, problems = loaded(f"{server}/{rel}")
+                problems = list(problems)
+            else:
+                page, problems = open_page(browser, f"{server}/{rel}")
+                page.close()
             if not problems:
                 break
             (transient if attempt == 0 else failures)[rel] = problems
@@ -169,20 +190,19 @@ def test_every_page_loads_without_errors(built_site, server, browser):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_maths_is_typeset(server, browser, chapter):
-    page, problems = open_page(browser, f"{server}/{chapter}")
+def test_maths_is_typeset(server, loaded, chapter):
+    page, problems = loaded(f"{server}/{chapter}")
     page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 20", timeout=20000)
     assert page.locator(".math").count() > 0
     assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error"
     # no raw TeX left behind in display maths
     assert "\\begin" not in page.locator("mjx-container").first.inner_text()
     assert not problems
-    page.close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_plotly_figures_are_drawn_and_hover_works(server, browser, chapter):
-    page, problems = open_page(browser, f"{server}/{chapter}")
+def test_plotly_figures_are_drawn_and_hover_works(server, loaded, chapter):
+    page, problems = loaded(f"{server}/{chapter}")
     page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 3", timeout=20000)
     figs = page.locator(".quinebook-plotly")
     for i in range(figs.count()):
@@ -198,15 +218,14 @@ def test_plotly_figures_are_drawn_and_hover_works(server, browser, chapter):
     page.wait_for_timeout(500)
     assert first.locator(".hoverlayer .hovertext").count() >= 1, "hover shows no label"
     assert not problems
-    page.close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_reference_line_labels_sit_at_their_lines(server, browser, chapter):
+def test_reference_line_labels_sit_at_their_lines(server, loaded, chapter):
     """A label drawn with a reference line (q.plots.reference_line) is beside its line, on log axes too:
     plotly reads an annotation's position on a log axis in log10 units, which once put "goal: ρ ≤ 0.316"
     beside the ρ = 1 line."""
-    page, problems = open_page(browser, f"{server}/{chapter}")
+    page, problems = loaded(f"{server}/{chapter}")
     page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
     pairs = page.evaluate("""() => {
         const out = [];
@@ -231,7 +250,6 @@ def test_reference_line_labels_sit_at_their_lines(server, browser, chapter):
     if chapter.endswith("04_auxiliary_quine.html"):
         assert any("goal" in p["text"] for p in pairs) and any("predict zero" in p["text"] for p in pairs), pairs
     assert not problems
-    page.close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -264,14 +282,13 @@ MATHS_CLEARANCE_JS = """() => [...document.querySelectorAll('mjx-container[displ
 
 @pytest.mark.parametrize("width", (1280, 390))
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_display_maths_is_not_clipped(server, browser, chapter, width):
+def test_display_maths_is_not_clipped(server, loaded, chapter, width):
     """Every display equation has room above and below its characters inside its scroll box (2 px at least;
     0 px once cut chapter 2's transpose to a stroke) and, at 1280 px, fits the column without scrolling
     (chapter 4's loss equation once ran off the right edge).  On a phone a wide equation may scroll."""
-    page, problems = open_page(browser, f"{server}/{chapter}", width=width)
+    page, problems = loaded(f"{server}/{chapter}", width=width)
     page.wait_for_function("() => document.querySelectorAll('mjx-container').length > 20", timeout=20000)
     boxes = page.evaluate(MATHS_CLEARANCE_JS)
-    page.close()
     assert len(boxes) >= 3, "too few display equations found: is MathJax running?"
     tight = [(b["tex"], round(b["above"], 1), round(b["below"], 1)) for b in boxes if min(b["above"], b["below"]) < 2]
     assert not tight, f"display maths touching its box's edge (clipped): {tight[:4]}"
@@ -293,14 +310,13 @@ FIGURES_JS = """() => [...document.querySelectorAll('.cell_output .quinebook-plo
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_figure_has_a_numbered_caption(server, browser, chapter):
+def test_every_figure_has_a_numbered_caption(server, loaded, chapter):
     """Plotly and matplotlib figures alike sit in a numbered figure ("Fig. 3.2") with a caption under it
     (the cell's mystnb.figure metadata); the numbers follow the chapter's."""
-    page, problems = open_page(browser, f"{server}/{chapter}")
+    page, problems = loaded(f"{server}/{chapter}")
     page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
     figures = page.evaluate(FIGURES_JS)
     chapter_number = str(int(chapter.split("/")[-1][:2]))  # notebooks/03_... is chapter 3 (the TOC numbers them)
-    page.close()
     assert len(figures) >= 3
     unnumbered = [f["what"][:60] for f in figures if not f["number"]]
     assert not unnumbered, f"figures without a numbered caption: {unnumbered}"
@@ -312,10 +328,10 @@ def test_every_figure_has_a_numbered_caption(server, browser, chapter):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_plotly_titles_and_legends_fit_a_phone(server, browser, chapter):
+def test_plotly_titles_and_legends_fit_a_phone(server, loaded, chapter):
     """At 390 px every plotly figure's title and legend lie inside the figure (titles once ran off the right
     edge, a two-line title's first line off the top, and legends on the right took most of the width)."""
-    page, problems = open_page(browser, f"{server}/{chapter}", width=390)
+    page, problems = loaded(f"{server}/{chapter}", width=390)
     page.wait_for_function("() => document.querySelectorAll('.quinebook-plotly .main-svg').length >= 1", timeout=20000)
     out = page.evaluate("""() => [...document.querySelectorAll('.quinebook-plotly .js-plotly-plot')].map(gd => {
         const box = gd.getBoundingClientRect();
@@ -326,7 +342,6 @@ def test_plotly_titles_and_legends_fit_a_phone(server, browser, chapter):
                  + `${Math.round(box.width)} px, y ${Math.round(r.top - box.top)}..${Math.round(r.bottom - box.top)}: `
                  + (gd.querySelector('.gtitle') || {}).textContent);
     }).flat()""")
-    page.close()
     assert not out, out[:4]
     assert not problems
 
@@ -360,8 +375,8 @@ def test_live_code_says_so_when_it_cannot_load(server, browser):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_widget_standin_and_hidden_solution(server, browser, chapter):
-    page, problems = open_page(browser, f"{server}/{chapter}")
+def test_widget_standin_and_hidden_solution(server, loaded, chapter):
+    page, problems = loaded(f"{server}/{chapter}")
     page.wait_for_selector(".widget-standin .main-svg", state="attached", timeout=20000)
     standin = page.locator(".widget-standin")
     assert standin.count() == 1
@@ -376,10 +391,9 @@ def test_widget_standin_and_hidden_solution(server, browser, chapter):
     imports = page.locator(".tag_hide-input")
     assert imports.count() >= 1, "the imports cell should be collapsed"
     assert not problems
-    page.close()
 
 
-def test_screenshots_for_a_person(built_site, server, browser):
+def test_screenshots_for_a_person(built_site, server, browser, loaded):
     """Desktop and phone screenshots of every page, full length in slices, under test-artifacts/ (not
     committed): page-1280-03.jpg is the fourth screenful of the desktop view.  Each slice is the viewport
     scrolled down (a full-page capture re-renders the whole of a long chapter for every slice: minutes)."""
@@ -389,7 +403,8 @@ def test_screenshots_for_a_person(built_site, server, browser):
         old.unlink()
     for rel in _pages(html):
         for width, height in ((1280, 2400), (390, 2400)):
-            page, _ = open_page(browser, f"{server}/{rel}", width=width)
+            shared = rel in CHAPTERS  # a chapter's loaded page is reused, and given back as it was
+            page, _ = loaded(f"{server}/{rel}", width) if shared else open_page(browser, f"{server}/{rel}", width=width)
             page.set_viewport_size({"width": width, "height": height})
             total = page.evaluate("() => document.documentElement.scrollHeight")
             stem = rel.replace("/", "_").removesuffix(".html")
@@ -398,7 +413,11 @@ def test_screenshots_for_a_person(built_site, server, browser):
                 path = ARTIFACTS / f"{stem}-{width}-{k:02d}.jpg"
                 page.screenshot(path=str(path), type="jpeg", quality=80)  # smaller and quicker to write than PNG
                 assert path.stat().st_size > 1000
-            page.close()
+            if shared:
+                page.set_viewport_size({"width": width, "height": 900})
+                page.evaluate("() => window.scrollTo(0, 0)")
+            else:
+                page.close()
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
@@ -686,10 +705,10 @@ def test_plotly_figures_follow_the_light_and_dark_modes(server, browser, chapter
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_every_chapter_draws_its_architecture(server, browser, chapter):
+def test_every_chapter_draws_its_architecture(server, loaded, chapter):
     """Each chapter shows its schematic (an SVG from tools/diagrams.py) in a numbered figure, with alt text,
     drawn by the browser (not a broken image), on its own light panel so it reads in dark mode too."""
-    page, problems = open_page(browser, f"{server}/{chapter}")
+    page, problems = loaded(f"{server}/{chapter}")
     found = page.evaluate("""() => [...document.querySelectorAll('figure img')]
         .filter(img => img.getAttribute('src').includes('ch') && img.getAttribute('src').endsWith('.svg'))
         .map(img => ({src: img.getAttribute('src'), alt: img.getAttribute('alt') || '', width: img.naturalWidth,
@@ -700,7 +719,6 @@ def test_every_chapter_draws_its_architecture(server, browser, chapter):
         shown = page.locator("figure img[src$='.svg']").first
         shown.scroll_into_view_if_needed()
         shown.screenshot(path=str(ARTIFACTS / f"diagram-{Path(chapter).stem}.png"))
-    page.close()
     assert found, "no architecture diagram on the page"
     for img in found:
         assert len(img["alt"]) > 40, f"{img['src']}: alt text too short: {img['alt']!r}"

@@ -54,7 +54,8 @@ def _exercises():
 def test_a_stub_fails_its_check_with_a_readable_message(solution, check_cell):
     """The student copy's stub, run before the check cell, gives NotAnswered naming the answers to write."""
     copy, _ = student_copy(nbformat.v4.new_notebook(cells=[solution, check_cell]))
-    namespace = {"q": q}
+    # what the chapter's imports cell has defined by then (every import is there: test_notebooks checks it)
+    namespace = {"q": q, "answered": answered, "check": check, "passed": passed}
     exec(compile(copy.cells[0].source, "<stub>", "exec"), namespace)
     with pytest.raises(NotAnswered, match=r"Not answered yet: `\w+`") as err:
         exec(compile(copy.cells[1].source, "<check>", "exec"), namespace)
