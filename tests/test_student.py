@@ -99,3 +99,44 @@ def test_a_student_copy_runs_top_to_bottom_and_its_checks_say_not_answered():
     # the cells after the exercises still ran, down to the last one (the budget report)
     last = [c for c in copy.cells if c.cell_type == "code"][-1]
     assert "reference units" in "".join(o.get("text", "") for o in last.outputs)
+
+
+def test_the_student_branch_holds_heads_tree_with_the_copies_and_prints_its_links(tmp_path, capsys):
+    """make student-branch: a branch Binder and Colab open, built from HEAD's objects alone (the working tree,
+    the index and the current branch stay as they were); a second run adds a commit on top."""
+    import subprocess
+
+    from tools.student_branch import launch_links
+    from tools.student_branch import main as branch_main
+
+    def git(*args, cwd=tmp_path / "repo"):
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+
+    git("clone", "--quiet", str(ROOT), str(tmp_path / "repo"), cwd=tmp_path)
+    repo = tmp_path / "repo"
+    (repo / "README.md").write_text("uncommitted work")  # not on the branch, and left alone
+    head, status = git("rev-parse", "HEAD"), git("status", "--porcelain")
+    assert branch_main(["--root", str(repo)]) == 0
+    out = capsys.readouterr().out
+    assert git("rev-parse", "HEAD") == head and git("status", "--porcelain") == status
+    assert (repo / "README.md").read_text() == "uncommitted work" and git("branch", "--show-current") != "student"
+    changed = set(git("diff", "--name-only", head, "student").splitlines())
+    assert changed == {str(p.relative_to(ROOT)) for p in NOTEBOOKS}, changed
+    for path in NOTEBOOKS:
+        rel = str(path.relative_to(ROOT))
+        copy = nbformat.reads(git("show", f"student:{rel}"), as_version=4)
+        nbformat.validate(copy)
+        tags = [t for c in copy.cells for t in c.metadata.get("tags", [])]
+        assert "solution" not in tags and tags.count("exercise") >= 2 and tags.count("check") >= 2
+        assert copy == student_copy(nbformat.read(path, as_version=4))[0]
+        links = launch_links("https://github.com/someone/book", "student", rel)
+        assert links["binder"] == f"https://mybinder.org/v2/gh/someone/book/student?urlpath=lab/tree/{rel}"
+        assert links["colab"] == f"https://colab.research.google.com/github/someone/book/blob/student/{rel}"
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    assert launch_links(url, "student", "notebooks/01_zero_quine.ipynb")["binder"] in out
+    assert "git push origin student" in out
+    first = git("rev-parse", "student")
+    assert branch_main(["--root", str(repo)]) == 0
+    assert git("rev-parse", "student^") == first, "a second run adds a commit on top of the branch"
