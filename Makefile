@@ -6,6 +6,7 @@
 #   make bench   time every notebook (default and smoke parameters) against its budget
 #   make student STUDENT_DIR=dir   student copies of the notebooks, solutions replaced by hints
 #   make student-branch   commit the student copies on the git branch 'student', for Binder and Colab
+#   make handout  regenerate book/formulas.md, the chapters' formula sheets, from the notebooks
 #   make publish  after changing repository.url in _config.yml: update the notebooks' Colab cells
 #   make diagrams  redraw the chapters' architecture diagrams (book/figures/*.svg) from their parameters
 PYTHON ?= python3
@@ -16,9 +17,9 @@ BUILD  := _build
 
 STUDENT_DIR ?= student
 
-.PHONY: help install book test test-fast lab bench student student-branch publish diagrams lint clean clean-all
+.PHONY: help install book test test-fast lab bench student student-branch handout publish diagrams lint clean clean-all
 help:
-	@sed -n '2,11p' Makefile
+	@sed -n '2,12p' Makefile
 
 # (Re)install when requirements.txt or pyproject.toml change.
 $(STAMP): requirements.txt pyproject.toml
@@ -62,6 +63,9 @@ student: $(STAMP)
 
 student-branch: $(STAMP)
 	$(BIN)/python -m tools.student_branch
+
+handout: $(STAMP)
+	$(BIN)/python -m tools.handout
 
 # After changing repository.url in _config.yml: point every notebook's Colab cell there.
 publish: $(STAMP)

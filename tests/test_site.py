@@ -725,3 +725,19 @@ def test_every_chapter_draws_its_architecture(server, loaded, chapter):
         assert img["width"] > 0 and img["shown"] > 300, f"{img['src']} is not drawn: {img}"
         assert img["caption"].startswith(f"Fig. {int(chapter.split('/')[-1][:2])}."), img["caption"][:40]
     assert not problems
+
+
+def test_the_formula_sheets_and_the_slides_render_offline(server, loaded):
+    """book/formulas.md and book/slides.md (make handout): their maths typesets with the site's own MathJax (no
+    request leaves the site: open_page records any), and each slide fills the screen it is projected on."""
+    page, problems = loaded(f"{server}/book/formulas.html")
+    page.wait_for_function("() => document.querySelectorAll('mjx-container[display=\"true\"]').length >= 30",
+                           timeout=20000)
+    assert page.locator("mjx-merror").count() == 0, "MathJax reported a TeX error on the formula sheets"
+    assert page.locator("article h2").count() == len(CHAPTERS)
+    assert not problems, problems
+    slides, more = loaded(f"{server}/book/slides.html")
+    heights = slides.evaluate("() => [...document.querySelectorAll('section#workshop-slides > section')]"
+                              ".map(s => s.getBoundingClientRect().height)")
+    assert len(heights) == len(CHAPTERS) + 2 and min(heights) >= 900, heights  # the viewport is 900 px high
+    assert slides.locator("mjx-merror").count() == 0 and not more, more

@@ -140,3 +140,26 @@ def test_the_student_branch_holds_heads_tree_with_the_copies_and_prints_its_link
     first = git("rev-parse", "student")
     assert branch_main(["--root", str(repo)]) == 0
     assert git("rev-parse", "student^") == first, "a second run adds a commit on top of the branch"
+
+
+def test_the_formula_sheets_are_what_the_chapters_give_and_keep_the_answers_back():
+    """make handout: book/formulas.md is regenerated from the chapters (stale, the check fails), holds every
+    chapter's question and its equations, and none of the pen-and-paper answers (equations in dropdowns)."""
+    import re
+
+    from tools import handout
+
+    assert handout.main(["--check"]) == 0, "book/formulas.md is stale: run make handout"
+    text = (ROOT / "book" / "formulas.md").read_text()
+    for path in NOTEBOOKS:
+        sheet = handout.chapter_sheet(path)
+        assert len(sheet["equations"]) >= 3, f"{path.name}: {len(sheet['equations'])} equations"
+        assert f"## Chapter {int(path.name[:2])}: {sheet['title']}" in text and sheet["question"][:40] in text
+        markdown = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "markdown")
+        answers = re.findall(r"^(`{3,}|:{3,})\{dropdown\}.*?^\1\s*$", markdown, re.M | re.S)
+        assert answers, f"{path.name} has no dropdowns to test against"
+        for block in re.findall(r"^(?:`{3,}|:{3,})\{dropdown\}(.*?)^(?:`{3,}|:{3,})\s*$", markdown, re.M | re.S):
+            for tex in re.findall(r"\$\$(.+?)\$\$", block, re.S):
+                if len(tex.strip()) > 30:
+                    assert tex.strip() not in text, f"an answer's equation is on the sheet: {tex.strip()[:60]}"
+    assert "{glue:" not in text, "a glued number cannot be shown outside its chapter"

@@ -15,34 +15,18 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tools.handout import DEBRIEF, EXERCISE, FRAMING, core_path, time_marks
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-MARK = re.compile(r"⏱ \*(\d+) min; (\d+) min to here\. Workshop: (?:(run live|show) \((\d+) min\)|skip \(homework\))\.\*")
-FRAMING, EXERCISE, DEBRIEF = 5, 10, 5  # minutes, as book/workshop.md states them
-UNMARKED = ("Summary", "Further reading")
 
 
 def sections(path):
-    """(title, minutes, total to here, role, room minutes) for every marked section of a chapter."""
-    out = []
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type != "markdown":
-            continue
-        lines = cell.source.split("\n")
-        for k, line in enumerate(lines):
-            if not line.startswith("## ") or line[3:] in UNMARKED:
-                continue
-            following = [ln for ln in lines[k + 1:k + 4] if ln.strip()]
-            assert following and MARK.fullmatch(following[0]), \
-                f"{path.name}: section '{line[3:]}' does not open with a time mark like '⏱ *4 min; 12 min to here. ...'"
-            m = MARK.fullmatch(following[0])
-            role = m.group(3) or "skip"
-            out.append((line[3:], int(m.group(1)), int(m.group(2)), role, int(m.group(4) or 0)))
-    return out
-
-
-def core_path(path):
-    return {role: [(t, room) for t, _, _, r, room in sections(path) if r == role] for role in ("run live", "show")}
+    """(title, minutes, total to here, role, room minutes) of every marked section; a missing mark fails."""
+    try:
+        return time_marks(path)
+    except ValueError as err:
+        pytest.fail(str(err))
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -169,3 +153,22 @@ def test_the_workshop_states_learning_outcomes_and_ends_with_the_exit_quiz():
     assert 5 <= len(outcomes) <= 8 and all(ln[2].isupper() for ln in outcomes), outcomes
     wrap_ups = [row for rows in _plan_tables().values() for row in rows if row[2] == "Wrap-up"]
     assert len(wrap_ups) == 2 and all("quiz-exit" in " ".join(map(str, row)) for row in wrap_ups)
+
+
+def test_the_slides_give_each_block_the_plans_length_and_core_path():
+    """book/slides.md (make handout) is current, and each chapter's slide states the three-hour plan's block."""
+    from tools import handout
+
+    assert handout.main(["--check"]) == 0, "book/slides.md is stale: run make handout"
+    slides = (ROOT / "book" / "slides.md").read_text()
+    for start, end, block, _core, run_live, _show in _plan_tables()["Three hours"]:
+        label = re.search(r"\{ref\}`([\w-]+)`", block)
+        if not label:
+            continue
+        number = int(CHAPTER_OF[label.group(1)])
+        slide = re.search(rf"^## Chapter {number}: [^\n]*\((\d+) minutes\)$(.*?)(?=^## |\Z)", slides, re.M | re.S)
+        assert slide and int(slide.group(1)) == end - start, f"chapter {number}: slide and plan disagree"
+        assert f"**Run live** ({sum(m for _, m in core_path(NOTEBOOKS[number - 1])['run live'])} min): {run_live}." \
+            in slide.group(2), f"chapter {number}: the slide's run-live list is not the plan's"
+        assert "**Your turn**" in slide.group(2) and "**You will learn to**" in slide.group(2)
+    assert "/student?urlpath=lab/tree/notebooks/01_zero_quine.ipynb" in slides
