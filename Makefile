@@ -45,8 +45,11 @@ book: $(STAMP) $(BUILD)/.quinelib-stamp
 	@echo "  file://$(CURDIR)/$(BUILD)/html/index.html"
 	@echo "or serve it: $(BIN)/python -m http.server -d $(BUILD)/html 8000"
 
+# Two workers (this project's machines have two cores); each module, and each notebook, stays on one worker,
+# in order.  TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_notebooks.py \
