@@ -3,7 +3,7 @@
 #   make test    same set-up, then every test (unit, notebooks, papermill, built site in Chromium)
 #   make test-fast  the unit tests of quinelib alone (no notebooks, no site), for development
 #   make lab     open the notebooks in JupyterLab
-#   make bench   time every notebook (default and smoke parameters) against its budget
+#   make bench   time every notebook (default, workshop and smoke parameters) against its budget
 #   make student STUDENT_DIR=dir   student copies of the notebooks, solutions replaced by hints
 #   make student-branch   commit the student copies on the git branch 'student', for Binder and Colab
 #   make handout  regenerate book/formulas.md, the chapters' formula sheets, from the notebooks
@@ -53,7 +53,8 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest tests --ignore=tests/test_site.py --ignore=tests/test_notebooks.py \
-		--ignore=tests/test_reader_setup.py --ignore=tests/test_benchmarks.py
+		--ignore=tests/test_reader_setup.py --ignore=tests/test_benchmarks.py \
+		--ignore=tests/test_workshop_preset.py
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks

@@ -1,5 +1,5 @@
-"""`make bench`: time every chapter notebook with its default and its smoke
-parameters (through papermill, in a fresh kernel each) and compare with the
+"""`make bench`: time every chapter notebook at each of its sizes (default parameters, the workshop
+preset and smoke: ``budgets.PRESETS``), through papermill in a fresh kernel each, and compare with the
 budgets the chapters state.  Later chapters add their own benchmarks here.
 
 Usage: python benchmarks/run.py [--only 01] [--out benchmarks/results.md]
@@ -106,12 +106,16 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
     return lines
 
 
-def time_notebook(path: Path, smoke: bool, seed: int | None = None) -> tuple[float, dict, list]:
-    """Run a notebook with papermill; return its wall time, the values it glued (name -> text/plain) and its
-    per-cell profile [(seconds, cell index, first line)], slowest first."""
+def time_notebook(path: Path, preset: str, seed: int | None = None) -> tuple[float, dict, list]:
+    """Run a notebook with papermill at one of ``budgets.PRESETS``; return its wall time, the values it glued
+    (name -> text/plain) and its per-cell profile [(seconds, cell index, first line)], slowest first."""
+    if preset not in budgets.PRESETS:
+        raise ValueError(f"preset must be one of {budgets.PRESETS}, got {preset!r}")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        parameters = {"smoke": smoke} if seed is None else {"smoke": smoke, "seed": seed}
+        parameters = {"smoke": preset == "smoke", "workshop": preset == "workshop"}
+        if seed is not None:
+            parameters["seed"] = seed
         # Saved once at the end, not after every cell: a reader's Jupyter does not write the notebook (megabytes
         # of figures) after each cell either, and those writes would compete with the kernel for the cores.
         nb = pm.execute_notebook(str(path), os.path.join(tmp, path.name), parameters=parameters,
@@ -443,41 +447,41 @@ def main(argv=None) -> int:
         if args.no_notebooks or not path.name.startswith(args.only):
             continue
         chapter = int(path.stem[:2])
-        for smoke in (False, True):
+        for preset in budgets.PRESETS:
             try:
-                seconds, glued, cells = time_notebook(path, smoke, args.seed)
+                seconds, glued, cells = time_notebook(path, preset, args.seed)
             except pm.PapermillExecutionError as err:  # one failing notebook does not stop the others
-                over.append(f"{path.stem} ({'smoke' if smoke else 'default'}) FAILED: {err.ename}: {err.evalue}")
+                over.append(f"{path.stem} ({preset}) FAILED: {err.ename}: {err.evalue}")
                 print(over[-1], flush=True)
                 continue
-            timings.append((path.stem if args.seed is None else f"{path.stem} (seed {args.seed})", chapter, smoke,
+            timings.append((path.stem if args.seed is None else f"{path.stem} (seed {args.seed})", chapter, preset,
                             seconds))
-            for name, goal, what in [] if smoke else GLUED_GOALS.get(path.stem, []):
+            for name, goal, what in GLUED_GOALS.get(path.stem, []) if preset == "default" else []:
                 value = float(glued[name])
                 goals.append(f"| {path.stem} | {what} | {value:.1f} | {goal:g} | "
                              f"{'ok' if value <= goal else 'OVER BUDGET'} |")
                 if value > goal:
                     over.append(f"{path.stem}: {what} {value:.1f} > {goal:g}")
-            if not smoke:
-                profiles += ["", f"**{path.stem}**, default parameters: the slowest cells", "",
+            if preset != "smoke":
+                profiles += ["", f"**{path.stem}**, {preset} parameters: the slowest cells", "",
                              "| cell | wall time (s) | share | first line |", "|---|---|---|---|"]
                 profiles += [f"| {index} | {d:.1f} | {100 * d / seconds:.0f} % | `{first[:70].replace('|', '/')}` |"
                              for d, index, first in cells[:6]]
-            print(f"{path.stem} ({'smoke' if smoke else 'default'}): {seconds:.1f} s", flush=True)
+            print(f"{path.stem} ({preset}): {seconds:.1f} s", flush=True)
     t_ref_after = budgets.reference_time(repeats=5) if timings else t_ref_before
     watching.set()
     watcher.join()
     t_ref = (t_ref_before + t_ref_after) / 2
-    for stem, chapter, smoke, seconds in timings:
-        b = budgets.BUDGETS[chapter]
-        limit = b.smoke if smoke else b.default
+    for stem, chapter, preset, seconds in timings:
+        switches = {"smoke": preset == "smoke", "workshop": preset == "workshop"}
+        limit = budgets.BUDGETS[chapter].units(**switches)
         units = budgets.cost_in_units(seconds, t_ref)
         ok = units <= limit
         margin = 100 * (1 - units / limit)
         if not ok:
-            over.append(f"{stem} ({'smoke' if smoke else 'default'}: {units:.1f} > {limit:g} units)")
-        rows.append(f"| {stem} | {'smoke' if smoke else 'default'} | {seconds:.1f} | {units:.1f} | {limit:g} | "
-                    f"{budgets.budget_seconds(chapter, smoke):.0f} | {margin:.0f} % | "
+            over.append(f"{stem} ({preset}: {units:.1f} > {limit:g} units)")
+        rows.append(f"| {stem} | {preset} | {seconds:.1f} | {units:.1f} | {limit:g} | "
+                    f"{budgets.budget_seconds(chapter, **switches):.0f} | {margin:.0f} % | "
                     f"{'ok' if ok else 'OVER BUDGET'} |")
     os.environ.clear()
     os.environ.update(env)

@@ -42,16 +42,33 @@ import torch
 
 from .notebook import timer
 
-__all__ = ["Budget", "BUDGETS", "REFERENCE", "STARTUP_AND_WORKLOAD", "reference_workload", "reference_time", "cost_in_units",
+__all__ = ["PRESETS", "preset", "Budget", "BUDGETS", "REFERENCE", "STARTUP_AND_WORKLOAD", "reference_workload", "reference_time", "cost_in_units",
            "budget_seconds", "budget_report", "busy_processes"]
+
+
+#: The three sizes every chapter runs at, largest first: its ``default`` parameters (the book is built
+#: with them), the ``workshop`` preset (a room's budget, with every check at its full threshold) and
+#: ``smoke`` (the tests' small budget, where a few checks are relaxed).  A notebook's parameters cell
+#: has two switches, ``workshop`` and ``smoke``; ``smoke`` wins when both are set.
+PRESETS = ("default", "workshop", "smoke")
+
+
+def preset(smoke: bool = False, workshop: bool = False) -> str:
+    """The name of the size a notebook runs at, from its two switches (``smoke`` wins)."""
+    return "smoke" if smoke else "workshop" if workshop else "default"
 
 
 @dataclass(frozen=True)
 class Budget:
-    """A chapter's compute budget in reference units: ``default`` parameters, and ``smoke`` (the tests' size)."""
+    """A chapter's compute budget in reference units at each of the ``PRESETS``."""
 
     default: float
+    workshop: float
     smoke: float
+
+    def units(self, smoke: bool = False, workshop: bool = False) -> float:
+        """The budget in reference units at the size the two switches ask for."""
+        return getattr(self, preset(smoke, workshop))
 
 
 #: t_ref on the reference machine (the project's machine kind, measured quietly by ``make bench``:
@@ -60,13 +77,14 @@ REFERENCE = {"seconds": 5.5, "machine": "2-core AMD EPYC virtual machine, torch 
 
 #: Each chapter's budget in reference units.  In seconds on the reference machine: multiply by
 #: ``REFERENCE["seconds"]`` (``budget_seconds``).  The smoke budget, 5.5 units, is 30 s there.
+#: Chapters 1-3 keep every check at their smoke sizes, so their workshop preset is those sizes.
 BUDGETS = {
-    1: Budget(default=12, smoke=5.5),
-    2: Budget(default=12, smoke=5.5),
-    3: Budget(default=33, smoke=5.5),
-    4: Budget(default=40, smoke=5.5),
-    5: Budget(default=46, smoke=7),
-    6: Budget(default=30, smoke=7),
+    1: Budget(default=12, workshop=5.5, smoke=5.5),
+    2: Budget(default=12, workshop=5.5, smoke=5.5),
+    3: Budget(default=33, workshop=5.5, smoke=5.5),
+    4: Budget(default=40, workshop=14, smoke=5.5),
+    5: Budget(default=46, workshop=36, smoke=7),
+    6: Budget(default=30, workshop=10, smoke=7),
 }
 
 
@@ -173,38 +191,40 @@ def _budget(chapter: int) -> Budget:
     return BUDGETS[chapter]
 
 
-def budget_seconds(chapter: int, smoke: bool = False, t_ref: float | None = None) -> float:
+def budget_seconds(chapter: int, smoke: bool = False, t_ref: float | None = None, workshop: bool = False) -> float:
     """A chapter's budget in seconds on a machine whose t_ref is given (default: the reference machine)."""
-    b = _budget(chapter)
-    return (b.smoke if smoke else b.default) * (REFERENCE["seconds"] if t_ref is None else t_ref)
+    return _budget(chapter).units(smoke, workshop) * (REFERENCE["seconds"] if t_ref is None else t_ref)
 
 
 def budget_report(chapter: int, elapsed: float, smoke: bool = False, t_ref: float | None = None,
-                  repeats: int | None = None) -> dict:
+                  repeats: int | None = None, workshop: bool = False) -> dict:
     """How a chapter's run compares with its budget, on this machine.
 
     Returns a dict: ``elapsed`` (s), ``t_ref`` (s, measured now unless given),
     ``units`` (the cost in reference units), ``budget_units``,
     ``budget_seconds_here`` (the budget in this machine's seconds),
     ``speed`` (t_ref on the reference machine over t_ref here: above 1 means
-    this machine is faster), ``within`` (bool) and ``text`` (a sentence for
-    the reader).  ``repeats``: timed runs of the reference workload (default
-    1: each takes a few seconds, and the chapter pays for it).
+    this machine is faster), ``within`` (bool), ``preset`` (the size's name)
+    and ``text`` (a sentence for the reader).  ``smoke`` and ``workshop``: the
+    notebook's two switches.  ``repeats``: timed runs of the reference
+    workload (default 1: each takes a few seconds, and the chapter pays for it).
     """
-    b = _budget(chapter)
+    limit, size = _budget(chapter).units(smoke, workshop), preset(smoke, workshop)
     if repeats is None:
         repeats = 1
     t_ref = reference_time(repeats) if t_ref is None else float(t_ref)
-    units, limit = cost_in_units(elapsed, t_ref), (b.smoke if smoke else b.default)
+    units = cost_in_units(elapsed, t_ref)
     speed = REFERENCE["seconds"] / t_ref
+    where = {"default": "", "workshop": " at the workshop preset", "smoke": " in smoke mode"}[size]
     text = (f"chapter {chapter} ran in {elapsed:.1f} s = {units:.1f} reference units "
-            f"(budget {limit:g} units{' in smoke mode' if smoke else ''}: "
+            f"(budget {limit:g} units{where}: "
             f"{'within it' if units <= limit else 'OVER BUDGET'}). "
             f"The reference workload took {t_ref:.2f} s here and {REFERENCE['seconds']:.2f} s on the reference "
             f"machine: this machine is {speed:.2f}x {'as fast as' if abs(speed - 1) < 0.05 else 'the speed of'} "
             f"the reference, so the budget here is {limit * t_ref:.0f} s.")
     return {"elapsed": elapsed, "t_ref": t_ref, "units": units, "budget_units": limit,
-            "budget_seconds_here": limit * t_ref, "speed": speed, "within": units <= limit, "text": text}
+            "budget_seconds_here": limit * t_ref, "speed": speed, "within": units <= limit, "preset": size,
+            "text": text}
 
 
 def busy_processes(interval: float = 1.0, threshold: float = 50.0) -> list[tuple[int, str, float]]:

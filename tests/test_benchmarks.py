@@ -21,20 +21,24 @@ def test_time_notebook_returns_the_glued_values(run, tmp_path):
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                            "language": "python"},
                                             "language_info": {"name": "python"}})
-    params = nbformat.v4.new_code_cell("smoke = False\nseed = 0")
+    params = nbformat.v4.new_code_cell("workshop = False\nsmoke = False\nseed = 0")
     params.metadata["tags"] = ["parameters"]
     nb.cells = [params, nbformat.v4.new_code_cell(
-        "from myst_nb import glue\nglue('answer', 41.5 + (1 if smoke else 0), display=False)\n"
+        "from myst_nb import glue\nglue('answer', 41.5 + (1 if smoke else 0) + (10 if workshop else 0), display=False)\n"
         "glue('label', 'seen', display=False)")]
     path = tmp_path / "tiny.ipynb"
     nbformat.write(nb, path)
-    seconds, glued, cells = run.time_notebook(path, smoke=True)
+    seconds, glued, cells = run.time_notebook(path, "smoke")
     assert seconds > 0
     # one profile row per code cell (papermill adds one with the injected parameters), slowest first
     assert len(cells) == 3 and all(d >= 0 for d, _, _ in cells) and cells == sorted(cells, reverse=True)
-    assert {first for _, _, first in cells} >= {"smoke = False", "from myst_nb import glue"}
-    assert float(glued["answer"]) == 42.5  # the smoke parameter reached the notebook
+    assert {first for _, _, first in cells} >= {"workshop = False", "from myst_nb import glue"}
+    assert float(glued["answer"]) == 42.5  # the smoke switch reached the notebook, the workshop one stayed off
     assert glued["label"] == "'seen'"
+    assert float(run.time_notebook(path, "workshop")[1]["answer"]) == 51.5
+    assert float(run.time_notebook(path, "default")[1]["answer"]) == 41.5
+    with pytest.raises(ValueError, match="preset must be one of"):
+        run.time_notebook(path, "tiny")
 
 
 def test_every_glued_goal_names_a_value_its_notebook_glues(run):

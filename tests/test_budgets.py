@@ -52,7 +52,20 @@ def test_every_chapter_has_a_budget_and_smoke_is_smaller():
     chapters = sorted(int(p.name[:2]) for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     assert sorted(budgets.BUDGETS) == chapters
     for b in budgets.BUDGETS.values():
-        assert 0 < b.smoke < b.default
+        assert 0 < b.smoke <= b.workshop < b.default
+
+
+def test_the_two_switches_name_one_preset_and_smoke_wins():
+    assert budgets.PRESETS == ("default", "workshop", "smoke")
+    assert [budgets.preset(s, w) for s, w in ((False, False), (False, True), (True, False), (True, True))] == \
+        ["default", "workshop", "smoke", "smoke"]
+    b = budgets.BUDGETS[5]
+    assert (b.units(), b.units(workshop=True), b.units(smoke=True, workshop=True)) == (b.default, b.workshop, b.smoke)
+    assert budgets.budget_seconds(5, workshop=True, t_ref=2.0) == pytest.approx(2 * b.workshop)
+    report = budgets.budget_report(5, elapsed=0.5 * b.workshop * 0.1, t_ref=0.1, workshop=True)
+    assert report["within"] and report["preset"] == "workshop" and report["budget_units"] == b.workshop
+    assert f"budget {b.workshop:g} units at the workshop preset: within it" in report["text"]
+    assert budgets.budget_report(5, elapsed=1.0, t_ref=0.1, smoke=True, workshop=True)["preset"] == "smoke"
 
 
 def test_budget_report_within_and_over():
@@ -91,7 +104,9 @@ def test_notebooks_read_their_budget_from_the_one_table():
         box = next("".join(c["source"]) for c in cells if "**Compute budget:**" in "".join(c["source"]))
         assert f"{{glue:text}}`ch{n}_budget_units`" in box and f"{{glue:text}}`ch{n}_budget_s:.0f`" in box, path.name
         assert f'glue("ch{n}_budget_units", q.budgets.BUDGETS[{n}].default' in text, path.name
-        assert f"q.budgets.budget_report({n}, elapsed, smoke=smoke)" in text, path.name
+        assert f"q.budgets.budget_report({n}, elapsed, smoke=smoke, workshop=workshop)" in text, path.name
+        assert f'glue("ch{n}_workshop_s", q.budgets.budget_seconds({n}, workshop=True)' in text, path.name
+        assert f"{{glue:text}}`ch{n}_workshop_s:.0f` seconds with `workshop = True`" in box, path.name
         assert "seconds on a two-core" not in text and "(budget: " not in text, f"{path.name} still types a budget"
 
 
@@ -103,6 +118,8 @@ def test_book_substitutions_quote_the_table():
     for n, b in budgets.BUDGETS.items():
         assert subs[f"budget_ch{n}_s"] == f"{budgets.budget_seconds(n):.0f}"
         assert subs[f"budget_ch{n}"].startswith(f"{b.default:g} reference units")
+        assert subs[f"budget_ch{n}_workshop"].startswith(f"{b.workshop:g} reference units")
+        assert subs[f"budget_ch{n}_workshop_s"] == f"{budgets.budget_seconds(n, workshop=True):.0f}"
     workshop = (ROOT / "book" / "workshop.md").read_text()
     for n in budgets.BUDGETS:
         assert f"{{{{ budget_ch{n}_s }}}}" in workshop, f"the workshop plan does not quote chapter {n}'s budget"

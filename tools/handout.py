@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from quinelib.budgets import budget_seconds
 from tools.student_branch import launch_links
 
 __all__ = ["MARK", "FRAMING", "EXERCISE", "DEBRIEF", "time_marks", "core_path", "chapter_sheet", "render",
@@ -202,6 +203,9 @@ def render_slides(paths, url: str) -> str:
         out += [f"## Chapter {number}: {sheet['title']} ({block} minutes)", "",
                 f"**The question.** {sheet['question']}", "", "**You will learn to**", ""]
         out += [f"- {item}" for item in _learn_to(markdown)] + [""]
+        out += [f"**First:** set `workshop = True` in the parameters cell and run all cells (at most "
+                f"{budget_seconds(number, workshop=True):.0f} s on the reference machine; every check still holds).",
+                ""]
         for role, label in (("run live", "Run live"), ("show", "Show")):
             if path_[role]:
                 out.append(f"**{label}** ({sum(m for _, m in path_[role])} min): "

@@ -7,8 +7,9 @@ budget boxes and ``make bench``:
 
 * ``{{ budget_ch3 }}`` -> "250 reference units (150 s on the reference machine)";
 * ``{{ budget_ch3_s }}`` -> "150" (seconds on the reference machine);
-* ``{{ budget_ch3_smoke }}``, ``{{ t_ref }}`` and ``{{ reference_machine }}``;
-* ``{{ budget_total_s }}`` -> the five chapters' default budgets summed, in seconds.
+* ``{{ budget_ch3_smoke }}``, ``{{ budget_ch3_workshop }}`` (and ``_workshop_s``, in seconds),
+  ``{{ t_ref }}`` and ``{{ reference_machine }}``;
+* ``{{ budget_total_s }}`` -> the chapters' default budgets summed, in seconds.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def budget_substitutions() -> dict[str, str]:
         subs[f"budget_ch{chapter}_min"] = f"{seconds / 60:.1f}"
         subs[f"budget_ch{chapter}_smoke"] = (f"{b.smoke:g} reference units "
                                              f"({budget_seconds(chapter, smoke=True):.0f} s)")
+        workshop = budget_seconds(chapter, workshop=True)
+        subs[f"budget_ch{chapter}_workshop"] = f"{b.workshop:g} reference units ({workshop:.0f} s)"
+        subs[f"budget_ch{chapter}_workshop_s"] = f"{workshop:.0f}"
     subs["budget_total_s"] = f"{sum(budget_seconds(c) for c in BUDGETS):.0f}"
     subs["budget_total_min"] = f"{sum(budget_seconds(c) for c in BUDGETS) / 60:.0f}"
     return subs
