@@ -23,9 +23,10 @@ COLAB_MARK = "# On Google Colab only"
 
 def colab_cell_source(url: str) -> str:
     """The first code cell of every notebook: on Colab, clone the book and install what its notebooks need."""
-    return f'''{COLAB_MARK}: fetch the book and install what its notebooks need (about two minutes).
-# Colab brings its own PyTorch and Jupyter, so the helper package is installed with its notebook
-# extras instead of the pinned requirements.txt (which also pins the book's build tools).
+    return f'''{COLAB_MARK}: fetch the book and install what its notebooks need
+# (about two minutes). Colab brings its own PyTorch and Jupyter, so the helper
+# package is installed with its notebook extras instead of the pinned
+# requirements.txt (which also pins the book's build tools).
 import sys
 
 if "google.colab" in sys.modules:
@@ -33,8 +34,20 @@ if "google.colab" in sys.modules:
     import subprocess
 
     if not os.path.isdir("/content/book"):
-        subprocess.run(["git", "clone", "--depth", "1", "{url}", "/content/book"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "/content/book[notebooks]"], check=True)
+        subprocess.run(
+            [
+                "git", "clone", "--depth", "1",
+                "{url}", "/content/book",
+            ],
+            check=True,
+        )
+    subprocess.run(
+        [
+            sys.executable, "-m", "pip", "install", "--quiet",
+            "/content/book[notebooks]",
+        ],
+        check=True,
+    )
     sys.path.insert(0, "/content/book")'''
 
 
