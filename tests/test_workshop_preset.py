@@ -78,4 +78,4 @@ class TestChapter5:
 
 class TestChapter6:
     def test_runs_at_the_workshop_preset(self, tmp_path):
-        assert "deflated call 1: converged" in run_at_the_workshop_preset(6, tmp_path)
+        assert "architectures=['blog', 'blog-norm', 'coordinate', 'index', 'recurrent']" in run_at_the_workshop_preset(6, tmp_path)
