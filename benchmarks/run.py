@@ -109,11 +109,9 @@ def bench_chapter2(reliability_seeds: int = 20) -> list[str]:
 def time_notebook(path: Path, preset: str, seed: int | None = None) -> tuple[float, dict, list]:
     """Run a notebook with papermill at one of ``budgets.PRESETS``; return its wall time, the values it glued
     (name -> text/plain) and its per-cell profile [(seconds, cell index, first line)], slowest first."""
-    if preset not in budgets.PRESETS:
-        raise ValueError(f"preset must be one of {budgets.PRESETS}, got {preset!r}")
+    parameters = budgets.switches(preset)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        parameters = {"smoke": preset == "smoke", "workshop": preset == "workshop"}
         if seed is not None:
             parameters["seed"] = seed
         # Saved once at the end, not after every cell: a reader's Jupyter does not write the notebook (megabytes
@@ -473,7 +471,7 @@ def main(argv=None) -> int:
     watcher.join()
     t_ref = (t_ref_before + t_ref_after) / 2
     for stem, chapter, preset, seconds in timings:
-        switches = {"smoke": preset == "smoke", "workshop": preset == "workshop"}
+        switches = budgets.switches(preset)
         limit = budgets.BUDGETS[chapter].units(**switches)
         units = budgets.cost_in_units(seconds, t_ref)
         ok = units <= limit

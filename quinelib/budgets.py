@@ -42,7 +42,7 @@ import torch
 
 from .notebook import timer
 
-__all__ = ["PRESETS", "preset", "Budget", "BUDGETS", "REFERENCE", "STARTUP_AND_WORKLOAD", "reference_workload", "reference_time", "cost_in_units",
+__all__ = ["PRESETS", "preset", "switches", "Budget", "BUDGETS", "REFERENCE", "STARTUP_AND_WORKLOAD", "reference_workload", "reference_time", "cost_in_units",
            "budget_seconds", "budget_report", "busy_processes"]
 
 
@@ -56,6 +56,13 @@ PRESETS = ("default", "workshop", "smoke")
 def preset(smoke: bool = False, workshop: bool = False) -> str:
     """The name of the size a notebook runs at, from its two switches (``smoke`` wins)."""
     return "smoke" if smoke else "workshop" if workshop else "default"
+
+
+def switches(name: str) -> dict:
+    """The notebook switches that select preset ``name``: the inverse of :func:`preset`."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {name!r}")
+    return {"smoke": name == "smoke", "workshop": name == "workshop"}
 
 
 @dataclass(frozen=True)
