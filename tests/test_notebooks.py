@@ -1,7 +1,9 @@
 """The notebooks as files: clean, parameterised, and runnable through papermill.
 
-(nbval runs every notebook with its smoke parameters: see pyproject.toml,
-where ``testpaths`` includes ``notebooks`` and ``addopts`` ``--nbval-lax``.)
+(The book build in ``test_site.py`` runs every chapter with its smoke
+parameters, and fails on any failing cell; nbval runs ``notebooks/setup.ipynb``,
+which the book does not contain: see pyproject.toml's ``testpaths``.  ``make
+test-notebooks`` runs the chapters under nbval, cell by cell.)
 """
 
 import re

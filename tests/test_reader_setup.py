@@ -111,9 +111,13 @@ def test_a_fresh_environment_from_binders_files_alone_runs_a_notebook(tmp_path):
 
 
 def test_the_setup_notebook_checks_the_install_and_times_the_machine():
-    """notebooks/setup.ipynb (run by nbval with the other notebooks) is stored clean, has the chapters'
+    """notebooks/setup.ipynb (run by nbval: pyproject.toml's testpaths) is stored clean, has the chapters'
     parameters cell, solves an exact quine and times the reference workload; the plan and the README send
     readers to it before chapter 1."""
+    import tomllib
+
+    testpaths = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    assert "notebooks/setup.ipynb" in testpaths, "make test no longer runs the set-up notebook"
     nb = nbformat.read(SETUP, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code), "stored with outputs"

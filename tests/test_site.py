@@ -42,6 +42,9 @@ def built_site(tmp_path_factory):
 
 
 def test_book_builds_without_warnings(built_site):
+    """The build executes every chapter with its smoke parameters (QUINEBOOK_SMOKE=1), and with
+    ``allow_errors: false`` and ``-W`` a failing cell, a check that does not hold included, fails it, its
+    traceback in the log (``nb_execution_show_tb``): this is the test that every chapter runs at smoke."""
     proc, html = built_site
     log = proc.stdout[-6000:] + proc.stderr[-6000:]
     assert proc.returncode == 0, f"jupyter-book build failed:\n{log}"
@@ -121,7 +124,11 @@ def _pages(html):
 
 # A link or table inside a closed dropdown (<details>) is not rendered (Chromium 156 gives it no innerText),
 # yet a reader who opens the dropdown meets it: tests that look at such content open every dropdown first.
-OPEN_DROPDOWNS_JS = "document.querySelectorAll('details').forEach(d => { d.open = true; });"
+# On a shared page, a script opens them with OPEN_DROPDOWNS_JS and, before it returns, closes again with
+# CLOSE_DROPDOWNS_JS the ones it opened, so the page is left as it was.
+OPEN_DROPDOWNS_JS = ("const closedDropdowns = [...document.querySelectorAll('details')].filter(d => !d.open);"
+                     " closedDropdowns.forEach(d => { d.open = true; });")
+CLOSE_DROPDOWNS_JS = "closedDropdowns.forEach(d => { d.open = false; });"
 
 
 def open_page(browser, url, width=1280):
@@ -150,8 +157,9 @@ def open_page(browser, url, width=1280):
 @pytest.fixture(scope="session")
 def loaded(browser):
     """Pages loaded once and shared by the tests that only read them (a chapter takes ~3 s to load and typeset):
-    ``loaded(url, width)`` -> (page, problems), problems still collecting.  Tests that change a page (open its
-    dropdowns, switch the theme) load their own."""
+    ``loaded(url, width)`` -> (page, problems), problems still collecting.  Tests that change a page (switch the
+    theme, open its dropdowns for good) load their own; a test that must look inside the dropdowns of a shared
+    page closes again, in the same script, those it opened (``OPEN_DROPDOWNS_JS``, ``CLOSE_DROPDOWNS_JS``)."""
     cache = {}
 
     def get(url, width=1280):
@@ -173,7 +181,7 @@ def test_every_page_loads_without_errors(built_site, server, browser, loaded):
         # A page with a problem is loaded a second time: what happens twice fails the test, what went away
         # (a font request cut short on a loaded machine, say) is printed, so that it stays visible.
         for attempt in range(2):
-            if attempt == 0 and rel in CHAPTERS:  # the chapters' first load is kept for the tests below
+            if attempt == 0:  # the first load is kept for the tests below
                 page, problems = loaded(f"{server}/{rel}")
                 problems = list(problems)
             else:
@@ -253,20 +261,21 @@ def test_reference_line_labels_sit_at_their_lines(server, loaded, chapter):
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
-def test_no_code_or_output_block_scrolls_sideways(server, browser, chapter):
+def test_no_code_or_output_block_scrolls_sideways(server, loaded, chapter):
     """At 1280 px every line of code and of printed output is readable without scrolling sideways."""
-    page, problems = open_page(browser, f"{server}/{chapter}", width=1280)
+    page, problems = loaded(f"{server}/{chapter}", width=1280)
     wide = page.evaluate("""() => [...document.querySelectorAll('div.cell_input pre, div.cell_output pre')]
         .filter(el => el.scrollWidth > el.clientWidth + 1)
         .map(el => el.innerText.split('\\n').reduce((a, b) => a.length > b.length ? a : b).slice(0, 80))""")
     assert not wide, f"{len(wide)} blocks scroll sideways, e.g. {wide[:3]}"
     # tables printed by a cell (the bench's too, opened from their dropdowns) show their last column
     tables = page.evaluate("""() => { """ + OPEN_DROPDOWNS_JS + """
-        return [...document.querySelectorAll('div.cell_output table')].filter(t => t.scrollWidth > t.clientWidth + 1)
-            .map(t => `${t.scrollWidth} px in ${t.clientWidth}: ` + t.querySelector('tr').innerText.slice(0, 80)); }""")
+        const wide = [...document.querySelectorAll('div.cell_output table')]
+            .filter(t => t.scrollWidth > t.clientWidth + 1)
+            .map(t => `${t.scrollWidth} px in ${t.clientWidth}: ` + t.querySelector('tr').innerText.slice(0, 80));
+        """ + CLOSE_DROPDOWNS_JS + """ return wide; }""")
     assert not tables, f"tables wider than the column at 1280 px: {tables[:3]}"
     assert not problems
-    page.close()
 
 
 MATHS_CLEARANCE_JS = """() => [...document.querySelectorAll('mjx-container[display="true"]')].map(box => {
@@ -403,7 +412,7 @@ def test_screenshots_for_a_person(built_site, server, browser, loaded):
         old.unlink()
     for rel in _pages(html):
         for width, height in ((1280, 2400), (390, 2400)):
-            shared = rel in CHAPTERS  # a chapter's loaded page is reused, and given back as it was
+            shared = width == 1280 or rel in CHAPTERS  # a loaded page is reused, and given back as it was
             page, _ = loaded(f"{server}/{rel}", width) if shared else open_page(browser, f"{server}/{rel}", width=width)
             page.set_viewport_size({"width": width, "height": height})
             total = page.evaluate("() => document.documentElement.scrollHeight")
@@ -447,18 +456,18 @@ A11Y_JS = """() => {
       .map(i => i.getAttribute('alt') || i.getAttribute('aria-label')).join('').trim();
   const nameless = [...document.querySelectorAll('a[href]')].filter(a => visible(a) && !name(a))
       .map(a => a.outerHTML.slice(0, 160));
+  """ + CLOSE_DROPDOWNS_JS + """
   return {noAlt, levels, nameless};
 }"""
 
 
-def test_every_page_is_accessible_images_headings_links(built_site, server, browser):
+def test_every_page_is_accessible_images_headings_links(built_site, server, loaded):
     """Every image has alt text; headings go down one level at a time from a single h1; links have a name."""
     _, html = built_site
     problems = {}
     for rel in _pages(html):
-        page, _ = open_page(browser, f"{server}/{rel}")
+        page, _ = loaded(f"{server}/{rel}")
         found = page.evaluate(A11Y_JS)
-        page.close()
         issues = []
         if found["noAlt"]:
             issues.append(f"images without alt text: {found['noAlt']}")

@@ -5,12 +5,14 @@ budget, where a few checks are relaxed or skipped) and ``workshop`` (the size
 a room runs, where none is).  Every relaxation in the notebooks is written
 ``if not smoke`` or ``... if smoke else ...``, so a run with ``workshop=True,
 smoke=False`` runs every ``assert`` the default parameters do; papermill fails
-the test on the first one that does not hold.  ``make bench`` times the same
-runs against ``quinelib.budgets.BUDGETS[n].workshop``.
+the test on the first one that does not hold.  Chapters 1 and 3 run at their
+preset exactly what their smoke run (the book build's) runs, which a test here
+shows from their code.  ``make bench`` times all six runs against
+``quinelib.budgets.BUDGETS[n].workshop``.
 
-One class per chapter: ``make test`` distributes with ``--dist loadscope``,
-which sends each class to a worker of its own, so the six runs share both
-workers instead of queueing on one.
+One class per chapter run: ``make test`` distributes with ``--dist loadscope``,
+which sends each class to a worker of its own, so the runs share both workers
+instead of queueing on one (``conftest.py`` starts the two longest first).
 """
 
 import json
@@ -51,19 +53,32 @@ def test_every_relaxed_check_is_keyed_to_smoke_alone():
         assert all("budget_report" in line for i, line in uses if i == len(code) - 1), (path.name, uses)
 
 
-class TestChapter1:
-    def test_runs_at_the_workshop_preset(self, tmp_path):
-        assert "seed 0:" in run_at_the_workshop_preset(1, tmp_path)
+def test_chapters_1_and_3_run_at_the_workshop_preset_what_their_smoke_run_runs():
+    """Chapters 1 and 3 need no papermill run of their own: their preset *is* their smoke sizes.
+
+    Outside the parameters cell, ``smoke`` and ``workshop`` appear in them only in one sizes line,
+    ``if smoke or workshop:``, in the line that prints the parameters, and in the budget lines; so a run
+    with workshop=True, smoke=False executes every statement, with the same values, that the smoke run
+    executes, and that run is the one the book build makes (``test_site.py``: ``QUINEBOOK_SMOKE=1``,
+    ``allow_errors: false`` and ``-W``, so any failing check fails the build).  Only the budget report's
+    preset differs, which ``test_budgets`` covers.
+    """
+    for chapter in (1, 3):
+        (path,) = (ROOT / "notebooks").glob(f"{chapter:02d}_*.ipynb")
+        code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        uses = [(i, line.strip()) for i, src in enumerate(code) for line in src.splitlines()
+                if re.search(r"\b(smoke|workshop)\b", line) and not line.lstrip().startswith("#") and i != 2]
+        sizes = [(i, line) for i, line in uses if line.startswith("if ")]
+        assert len(sizes) == 1 and sizes[0][0] == 3 and sizes[0][1].startswith("if smoke or workshop:"), \
+            (path.name, sizes)
+        rest = [line for i, line in uses if not line.startswith("if ")]
+        assert rest and all(line.startswith('print(f"smoke={smoke}') or "budget_seconds(" in line
+                            or "budget_report(" in line for line in rest), (path.name, rest)
 
 
 class TestChapter2:
     def test_runs_at_the_workshop_preset(self, tmp_path):
         assert "after loading, relative residual" in run_at_the_workshop_preset(2, tmp_path)
-
-
-class TestChapter3:
-    def test_runs_at_the_workshop_preset(self, tmp_path):
-        assert "full-batch L-BFGS on the relative SR loss" in run_at_the_workshop_preset(3, tmp_path)
 
 
 class TestChapter4:
