@@ -90,7 +90,8 @@ def readout_reduction(F: Callable, readout: torch.Tensor):
 
 
 def _solve_reduced(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter: int = 100, restarts: int = 30,
-                   min_norm: float | None = None, seed: int = 0, progress: bool = False) -> SolveResult:
+                   min_norm: float | None = None, seed: int = 0, patience: int = 20,
+                   progress: bool = False) -> SolveResult:
     """An exact, non-trivial quine of a network with a fixed linear readout.
 
     Globalised Newton (Levenberg-Marquardt) on the reduced problem
@@ -100,6 +101,10 @@ def _solve_reduced(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter:
     restarted from the features of fresh random initialisations (seeded).
     The answer is lifted back to theta and checked on the full equation; the
     history records the full relative residual ||F(theta) - theta|| / ||theta||.
+    A start is given up as soon as ||theta|| falls below ``min_norm`` (it is heading
+    for the zero quine, which Levenberg-Marquardt approaches only linearly in
+    relative terms: some twenty wasted iterations on the blog's network) or when
+    rho has not halved in ``patience`` iterations (0: never).
     ``min_norm``: the smallest ||theta|| that counts as non-trivial
     (default: 1e-3 * ||readout||_2).  ``theta`` of the result is the best
     non-trivial iterate found (the converged one when ``converged``).
@@ -123,10 +128,20 @@ def _solve_reduced(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter:
         with torch.no_grad():
             u0 = project(F(start))
 
-        def record(k, u, r):
+        rhos = []
+
+        def record(k, u, r, rhos=rhos):
             th = lift(u)
             with torch.no_grad():
                 res.record(th, float((F(th) - th).norm()), t0)
+            # give up on a start early: one heading for the zero quine, or one stuck in a local minimum
+            n = res.theta_norms[-1]
+            rhos.append(res.residuals[-1] / max(n, 1e-300))
+            if n < min_norm:
+                return "||theta|| fell below the non-triviality floor (heading for the zero quine)"
+            if patience and len(rhos) > patience and rhos[-1] > 0.5 * rhos[-1 - patience]:
+                return f"rho fell by less than half in {patience} iterations"
+            return None
 
         sub = levenberg_marquardt(G, u0, max_iter=max_iter, rtol=min(rtol, 1e-13), callback=record)
         res.extra["starts"] += 1
@@ -313,7 +328,8 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     (raised to the dtype's floor, see :func:`float_floor`, which float32 reaches first), ||theta|| >=
     ``min_norm`` (default: a tenth of ||theta0||, or the readout's scale on the reduction path) and
     theta differs from every quine in ``known`` by more than ``same`` * its norm.  A start is abandoned
-    when rho has not halved in ``patience`` Levenberg-Marquardt iterations (0: never), so a start stuck
+    when rho has not halved in ``patience`` Levenberg-Marquardt iterations (0: never), or on the reduction
+    path when ||theta|| falls below ``min_norm``, so a start stuck
     at a kink or a local minimum of ||F(theta) - theta|| costs little.  The result's
     ``extra`` holds the path taken (``path``), the starts used, and for a found quine its
     ``stability`` (max |lambda| and max Re lambda of J(theta*)).
@@ -322,12 +338,16 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
         raise QuineInputError(f"method must be one of {METHODS}, got {method!r}")
     if warm not in WARM_STARTS:
         raise QuineInputError(f"warm must be one of {WARM_STARTS}, got {warm!r}")
+    for name, v in (("max_iter", max_iter), ("restarts", restarts), ("warm_iters", warm_iters),
+                    ("krylov_iters", krylov_iters), ("patience", patience)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise QuineInputError(f"{name} must be a whole number >= 0, got {v!r}")
     has_readout = isinstance(F, nn.Module) and hasattr(F, "proj") and hasattr(F, "alpha")
     if method == "reduction" and not has_readout:
         raise QuineInputError("method='reduction' needs a module with a fixed linear readout (.proj and .alpha)")
     if method in ("auto", "reduction") and has_readout and not known:
         res = _solve_reduced(F, inputs, theta0=theta0, rtol=rtol, max_iter=max_iter, restarts=restarts,
-                             min_norm=min_norm, seed=seed, progress=progress)
+                             min_norm=min_norm, seed=seed, patience=patience, progress=progress)
         res.extra["path"] = [f"readout reduction to {F.proj.shape[0]} unknowns, Levenberg-Marquardt, "
                              f"{res.extra['starts']} start(s)"]
         if res.converged:
@@ -336,10 +356,6 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     Fn, theta_start = resolve(F, theta0, inputs)
     rtol = check_positive(rtol, "rtol")
     same = check_positive(same, "same")
-    for name, v in (("max_iter", max_iter), ("restarts", restarts), ("warm_iters", warm_iters),
-                    ("krylov_iters", krylov_iters), ("patience", patience)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-            raise QuineInputError(f"{name} must be a whole number >= 0, got {v!r}")
     known = [torch.as_tensor(k, dtype=theta_start.dtype, device=theta_start.device).reshape(-1) for k in known]
     if any(k.shape != theta_start.shape for k in known):
         raise QuineInputError(f"every known quine must have theta's shape {tuple(theta_start.shape)}")

@@ -282,7 +282,9 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
     accepted only if it lowers ||g||; then the damping mu shrinks (towards a full Newton
     step, and quadratic convergence); otherwise mu grows (towards a short
     gradient step) and the step is retried.  Stops at relative residual
-    ``rtol``, after ``max_iter`` Jacobians, or when no damping lowers ||g||.
+    ``rtol``, after ``max_iter`` Jacobians, when no damping lowers ||g||, or when
+    ``callback(k, theta, r)``, called after every accepted step, returns a reason
+    to give up (a string, which becomes the stop reason).
     """
     F, theta = resolve(F, theta0, inputs)
     rtol, mu = check_positive(rtol, "rtol"), check_positive(damping, "damping")
@@ -312,8 +314,10 @@ def levenberg_marquardt(F, theta0=None, *, inputs=None, max_iter: int = 100, rto
         res.iterations = k
         res.record(theta, r, t0)
         res.extra["damping"].append(mu)
-        if callback is not None:
-            callback(k, theta, r)
+        verdict = callback(k, theta, r) if callback is not None else None
+        if verdict:
+            res.stop_reason = f"stopped at iteration {k}: {verdict}"
+            break
     else:
         if r <= rtol * res.theta_norms[-1]:
             res.converged, res.stop_reason = True, "converged"

@@ -184,3 +184,36 @@ def test_levenberg_marquardt_on_a_plain_function():
     # x = cos(x) componentwise, solution ~ 0.739085
     res = q.levenberg_marquardt(torch.cos, torch.full((4,), 3.0, dtype=F64), rtol=1e-14)
     assert res.converged and torch.allclose(res.theta, torch.full((4,), 0.7390851332151607, dtype=F64), atol=1e-12)
+
+
+def test_levenberg_marquardt_stops_when_its_callback_gives_a_reason():
+    seen = []
+
+    def give_up_at_two(k, theta, r):
+        seen.append(k)
+        return "enough" if k == 2 else None
+
+    res = q.levenberg_marquardt(torch.cos, torch.full((4,), 3.0, dtype=F64), rtol=1e-14, callback=give_up_at_two)
+    assert seen == [1, 2] and res.iterations == 2 and not res.converged
+    assert res.stop_reason == "stopped at iteration 2: enough"
+
+
+def test_the_reduced_solver_gives_up_on_starts_heading_for_zero(monkeypatch):
+    """The blog's network, seed 0: its first start heads for the zero quine (||theta|| below the floor by
+    iteration 6) and is given up there instead of being followed to zero; the second start is a quine."""
+    import quinelib.exact as ex
+    from quinelib import gallery
+
+    model, inputs, floor = gallery.build("blog", 0)
+    reasons = []
+    original = ex.levenberg_marquardt
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        reasons.append(out.stop_reason)
+        return out
+
+    monkeypatch.setattr(ex, "levenberg_marquardt", spy)
+    res = q.solve_exact(model, inputs=inputs, seed=0, min_norm=floor)
+    assert res.converged and res.extra["starts"] == 2 and float(res.theta.norm()) >= floor
+    assert "fell below the non-triviality floor" in reasons[0] and reasons[1] == "converged", reasons
