@@ -50,8 +50,10 @@ ARCHITECTURES = {
     # succeeds on some draws only one time in several: 16 starts found a quine on 19 of draws 0-19, 4 on 13.
     "index": Architecture("index quine, tanh (P = 136)", {"restarts": 15, "warm_iters": 100}),
     # clock x_t -> h_t = tanh(W h_{t-1} + U x_t) -> v . h_t, one weight per step (16 starts: 19 of draws
-    # 0-19, 5 starts: 14).  The coordinate-query quine gains little from more starts (5 starts: 12 of 20,
-    # 1 start: 11): the draws it misses stall at rho ~ 1e-2 from every start tried.
+    # 0-19, 5 starts: 14).  The coordinate-query quine gains little from a few more starts (5 starts: 12 of
+    # 20, 1 start: 11); its misses are no proof that a draw has no quine: 31 starts with a 1,000-epoch warm
+    # start found quines of draws 3, 7 and 10 (draws 7 and 10 at starts 29 and 24, 30-46 s a call), none
+    # of draws 0, 8, 12, 13 and 16.
     "recurrent": Architecture("recurrent quine (8 hidden units)", {"restarts": 15}),
 }
 
