@@ -139,7 +139,7 @@ def _solve_reduced(model, inputs, *, theta0=None, rtol: float = 1e-12, max_iter:
             rhos.append(res.residuals[-1] / max(n, 1e-300))
             if n < min_norm:
                 return "||theta|| fell below the non-triviality floor (heading for the zero quine)"
-            if patience and len(rhos) > patience and rhos[-1] > 0.5 * rhos[-1 - patience]:
+            if _stagnated(rhos, patience):
                 return f"rho fell by less than half in {patience} iterations"
             return None
 
@@ -194,6 +194,12 @@ def reduced_stability(model, inputs, theta: torch.Tensor) -> dict:
     zeros = theta.numel() > ev.numel()
     return {"max_abs": float(ev.abs().max()), "max_real": max(float(ev.real.max()), 0.0 if zeros else -math.inf),
             "method": f"reduced Jacobian ({ev.numel()} x {ev.numel()})"}
+
+
+def _stagnated(rhos: list, patience: int) -> bool:
+    """Whether rho (the history ``rhos``) has fallen by less than half in the last ``patience`` iterations
+    (never, for ``patience`` = 0): the rule by which both paths of :func:`solve_exact` give up a start."""
+    return bool(patience) and len(rhos) > patience and rhos[-1] > 0.5 * rhos[-1 - patience]
 
 
 def _is_known(theta: torch.Tensor, known, same: float) -> int | None:
@@ -416,7 +422,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
                 reason = "converged"
                 break
             rhos.append(gn / max(n, 1e-300))
-            if patience and len(rhos) > patience and rhos[-1] > 0.5 * rhos[-1 - patience]:
+            if _stagnated(rhos, patience):
                 reason = f"stagnated: rho fell by less than half in {patience} iterations"
                 break
             if path_kind == "dense":

@@ -84,14 +84,15 @@ def nontrivial(model) -> float:
         return 0.1 * float(torch.cat([p.reshape(-1) for p in model.parameters()]).norm())
 
 
-def solve(name: str, seed: int = 0) -> dict:
-    """One ``solve_exact`` call on architecture ``name`` drawn with ``seed``, with its settings.
+def solve(name: str, seed: int = 0, **settings) -> dict:
+    """One ``solve_exact`` call on architecture ``name`` drawn with ``seed``, with its settings (any of
+    ``settings`` replaces the architecture's own, e.g. ``restarts=30``).
 
     Returns a row: P, whether the solver converged, rho and ||F(theta) - theta|| recomputed at the theta
     returned, ||theta*||, the floor, the wall time, the starts, the stability summary, the path and theta.
     """
     model, inputs, floor = build(name, seed)
-    res = solve_exact(model, inputs=inputs, seed=seed, min_norm=floor, **ARCHITECTURES[name].solver)
+    res = solve_exact(model, inputs=inputs, seed=seed, min_norm=floor, **{**ARCHITECTURES[name].solver, **settings})
     theta, residual = res.theta, res.residual  # the history ends at the theta returned
     norm = float(theta.norm())
     stab = res.extra.get("stability", {})
