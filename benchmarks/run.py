@@ -440,6 +440,29 @@ def bench_chapter6_coordinate_misses(seeds: int = 20, restarts: int = 30, warm_i
     return lines
 
 
+def bench_chapter6_coordinate_homotopy(starts: int = 3, time_budget: float = 40.0) -> list[str]:
+    """The draws of the coordinate-query quine that the many-start call of the table before still missed
+    (read from ``chapter6-coordinate-misses.md``), each given the fixed-point homotopy from up to ``starts``
+    starts theta0, ``time_budget`` seconds a path."""
+    import quinelib as q
+    from quinelib import gallery
+
+    still = [r for r in q.notebook.bench_table(6, "coordinate-misses") if r["with more starts: found"] == "no"]
+    lines = ["", f"**The fixed-point homotopy on the draws still missed** (the coordinate-query quine; up to "
+             f"{starts} paths a draw, from θ₀ with N(0, 0.5²) entries, at most {time_budget:g} s a path)", "",
+             "| draw | ρ of the many-start call | homotopy: found | at path | ρ at the last path's end | ‖θ*‖ "
+             "| steps of the last path | wall time (s) | how the last path ended |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in still:
+        h = gallery.homotopy("coordinate", int(r["draw"]), starts=starts, time_budget=time_budget)
+        norm_text = f"{h['norm']:.2f}" if h["converged"] else "—"
+        lines.append(f"| {r['draw']} | {float(r['ρ']):.1e} | {'yes' if h['converged'] else 'no'} | "
+                     f"{h['start'] or '—'} | {h['rho']:.1e} | {norm_text} | {h['steps']} | {h['time']:.1f} | "
+                     f"{h['reasons'][-1].split(':')[0].split(' after')[0]} |")
+        print(lines[-1], flush=True)
+    return lines
+
+
 #: What the child process of :func:`bench_chapter6_index_full` runs: one ``solve_exact`` call on Chang & Lipson's
 #: network at P = 20,100 (matrix-free path, L-BFGS warm start), or L-BFGS alone for a given time; prints a JSON
 #: line with the relative residuals, the times and the child's own peak resident memory.
@@ -601,6 +624,9 @@ def main(argv=None) -> int:
             ("06", bench_chapter6_coordinate_misses,
              "draws 0-19; `python benchmarks/run.py --only 06 --table chapter6-coordinate-misses --no-notebooks`",
              "chapter6-coordinate-misses"),
+            ("06", bench_chapter6_coordinate_homotopy,
+             "`python benchmarks/run.py --only 06 --table chapter6-coordinate-homotopy --no-notebooks`",
+             "chapter6-coordinate-homotopy"),
             ("06", bench_chapter6_index_full,
              "seed 0; `python benchmarks/run.py --only 06 --table chapter6-index-full --no-notebooks`",
              "chapter6-index-full")):

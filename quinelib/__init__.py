@@ -13,6 +13,7 @@ One module per idea, in the order the book needs them:
 - ``existence`` do non-zero quines exist? a census over alpha and a contraction bound (chapter 1)
 - ``exact``    exact quines of any network in one call: readout reduction, dense or matrix-free
                Levenberg-Marquardt, deflation, the census of distinct quines, stability
+- ``homotopy`` the fixed-point homotopy: a bounded path from any point to a quine, by arclength (chapter 6)
 - ``io``       save a quine with its probe and architecture; load it back exactly
 - ``index_quine``  Chang & Lipson's queryable-index quine, the paper's training and L-BFGS (chapter 3)
 - ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS
@@ -40,6 +41,7 @@ from .exact import (
     solve_exact,
     stability,
 )
+from .homotopy import fixed_point_homotopy
 from .index_quine import IndexQuine
 from .io import QuineFileError, load_quine, save_quine
 from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
@@ -65,4 +67,5 @@ __all__ = [
     "levenberg_marquardt", "readout_reduction", "solve_exact", "ParamFreeNorm", "norm_jacobian", "normalise",
     "QuineFileError", "save_quine", "load_quine", "IndexQuine", "AuxQuine", "metrics", "make_optimiser", "nontrivial_floor",
     "QuineCensus", "find_quines", "stability", "damped_step_dense", "damped_step_matrix_free",
+    "fixed_point_homotopy",
 ]

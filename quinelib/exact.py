@@ -385,7 +385,7 @@ def solve_exact(F, theta0=None, *, inputs=None, rtol: float = 1e-12, max_iter: i
     t0 = time.perf_counter()
     res.record(theta_start, float(g(theta_start).detach().norm()), t0)
     gen = torch.Generator().manual_seed(int(seed))
-    spread = float(theta_start.std()) or 0.1
+    spread = (float(theta_start.std()) if P > 1 else 0.0) or 0.1  # the std of one number is undefined
     best = (float("inf"), theta_start)
     res.stop_reason = f"no exact non-trivial fixed point after {restarts + 1} starts"
 
