@@ -440,6 +440,21 @@ def bench_chapter6_coordinate_misses(seeds: int = 20, restarts: int = 30, warm_i
     return lines
 
 
+def path_ending(reason: str) -> str:
+    """A homotopy path's stop reason in a few words: "quine", "out of time at τ = 0.83", "lost at τ = 0.91"."""
+    import re
+
+    if reason.startswith("converged"):
+        return "quine"
+    at = re.search(r"tau = (-?[0-9.]+)", reason)
+    where = f" at τ = {float(at.group(1)):.2f}" if at else ""
+    if reason.startswith("time budget"):
+        return "out of time" + where
+    if reason.startswith("lost"):
+        return "lost" + where
+    return reason.split(":")[0]
+
+
 def bench_chapter6_coordinate_homotopy(starts: int = 3, time_budget: float = 40.0) -> list[str]:
     """The draws of the coordinate-query quine that the many-start call of the table before still missed
     (read from ``chapter6-coordinate-misses.md``), each given the fixed-point homotopy from up to ``starts``
@@ -451,14 +466,14 @@ def bench_chapter6_coordinate_homotopy(starts: int = 3, time_budget: float = 40.
     lines = ["", f"**The fixed-point homotopy on the draws still missed** (the coordinate-query quine; up to "
              f"{starts} paths a draw, from θ₀ with N(0, 0.5²) entries, at most {time_budget:g} s a path)", "",
              "| draw | ρ of the many-start call | homotopy: found | at path | ρ at the last path's end | ‖θ*‖ "
-             "| steps of the last path | wall time (s) | how the last path ended |",
+             "| accepted steps of the last path | wall time (s) | how each path ended |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in still:
         h = gallery.homotopy("coordinate", int(r["draw"]), starts=starts, time_budget=time_budget)
         norm_text = f"{h['norm']:.2f}" if h["converged"] else "—"
         lines.append(f"| {r['draw']} | {float(r['ρ']):.1e} | {'yes' if h['converged'] else 'no'} | "
                      f"{h['start'] or '—'} | {h['rho']:.1e} | {norm_text} | {h['steps']} | {h['time']:.1f} | "
-                     f"{h['reasons'][-1].split(':')[0].split(' after')[0]} |")
+                     f"{'; '.join(map(path_ending, h['reasons']))} |")
         print(lines[-1], flush=True)
     return lines
 

@@ -13,7 +13,7 @@ One module per idea, in the order the book needs them:
 - ``existence`` do non-zero quines exist? a census over alpha and a contraction bound (chapter 1)
 - ``exact``    exact quines of any network in one call: readout reduction, dense or matrix-free
                Levenberg-Marquardt, deflation, the census of distinct quines, stability
-- ``homotopy`` the fixed-point homotopy: a bounded path from any point to a quine, by arclength (chapter 6)
+- ``homotopy`` the fixed-point homotopy: a bounded path from a start to a fixed point of F, by arclength (chapter 6)
 - ``io``       save a quine with its probe and architecture; load it back exactly
 - ``index_quine``  Chang & Lipson's queryable-index quine, the paper's training and L-BFGS (chapter 3)
 - ``metrics``  L_SR, the relative error L_SR / sum theta^2, R^2, weight RMS

@@ -56,7 +56,7 @@ ARCHITECTURES = {
     # 20, 1 start: 11); its misses are no proof that a draw has no quine: 31 starts with a 1,000-epoch warm
     # start found quines of draws 3, 7 and 10 (draws 7 and 10 at starts 29 and 24, 30-46 s a call), none
     # of draws 0, 8, 12, 13 and 16.  The fixed-point homotopy (``homotopy`` below, up to three 40 s paths)
-    # found draw 0's; the paths of the other four ran out of time at tau = 0.83-0.91.
+    # found draw 0's; every path of the other four ran out of its 40 s, at tau = 0.82-0.98.
     "recurrent": Architecture("recurrent quine (8 hidden units)", {"restarts": 15}),
 }
 

@@ -1,19 +1,19 @@
-"""The fixed-point homotopy: a path from any point theta0 to a quine, for networks whose output is bounded.
+"""The fixed-point homotopy: a path from a start theta0 to a fixed point of F, for networks whose output is bounded.
 
 Deform the easy problem theta = theta0 into the quine equation theta = F(theta):
 
     H(theta, tau) = theta - (1 - tau) theta0 - tau F(theta),   tau from 0 to 1.
 
-At tau = 0 the only root is theta = theta0.  If ||F(theta)|| <= B for every theta (a network with a
-fixed readout after batch normalisation is one: chapter 6), every root at any tau in [0, 1] has
-||theta|| <= max(||theta0||, B), so the curve of roots that leaves (theta0, 0) cannot run off to
+At tau = 0 the only root is theta = theta0.  If ||F(theta)|| <= beta for every theta (batch normalisation over the
+queries, then ReLU, then a fixed linear readout, as in chapter 6's coordinate-query quine), every root at
+any tau in [0, 1] has ||theta|| <= max(||theta0||, beta), so the curve of roots that leaves (theta0, 0) cannot run off to
 infinity, and it cannot come back to tau = 0 (theta0 is the only root there, and a regular one).  For a
 smooth F and almost every theta0 it is a smooth curve and must reach tau = 1, at a fixed point of F
-(Chow, Mallet-Paret & Yorke 1978): the constructive side of Brouwer's theorem.  The curve may turn back
+(Chow, Mallet-Paret & Yorke 1978), which may be the zero quine: the constructive side of Brouwer's theorem.  The curve may turn back
 in tau on the way, so it is followed by arclength, not by tau.
 
 :func:`fixed_point_homotopy` follows it by a predictor-corrector method (Allgower & Georg 1990, ch. 2):
-a step of length h along the tangent, then Newton's method back onto the curve on the hyperplane normal
+a step of length h along the tangent, then a chord-Newton corrector back onto the curve on the hyperplane normal
 to that tangent; the tangent's orientation is kept by the sign of det [DH; tangent], which also carries
 the path through a kink of a ReLU network, where the curve may bend sharply.  Where the path reaches
 tau = 1, ``solve_exact``'s Levenberg-Marquardt finishes the root to machine precision.
@@ -72,8 +72,8 @@ def fixed_point_homotopy(F, theta0=None, *, inputs=None, h0: float = 0.1, h_max:
     counts when rho <= ``rtol`` (raised to the dtype's floor) and ||theta|| >= ``min_norm`` (default: a
     tenth of ||theta0||).
 
-    Returns a ``SolveResult`` whose history holds every point accepted on the path (``extra["tau"]`` its
-    tau, ``extra["length"]`` the arclength followed, ``extra["jacobians"]`` the Jacobians computed,
+    ``max_steps`` counts attempted steps; ``iterations`` the accepted ones.  Returns a ``SolveResult``
+    whose history holds every point accepted on the path (``extra["tau"]`` its tau, ``extra["length"]`` the arclength followed, ``extra["jacobians"]`` the Jacobians computed,
     ``extra["finish"]`` the Levenberg-Marquardt result).
     """
     Fn, a = resolve(F, theta0, inputs)  # a: the start theta0, checked
@@ -122,15 +122,16 @@ def fixed_point_homotopy(F, theta0=None, *, inputs=None, h0: float = 0.1, h_max:
     tangent_, sign = _tangent(D, e_tau, None)
     if tangent_[-1] < 0:  # leave tau = 0 upwards; this fixes the orientation for the whole path
         tangent_, sign = -tangent_, -sign
-    h, turned, reason = h0, False, f"max_steps = {max_steps} reached"
+    h, turned, reason, accepted = h0, False, f"max_steps = {max_steps} reached", 0
     with torch.no_grad():
         for step in progress_bar(range(1, max_steps + 1), progress, "homotopy path"):
-            res.iterations = step
+            res.extra["attempts"] = step
             if time_budget is not None and time.perf_counter() - t0 > time_budget:
                 reason = f"time budget of {time_budget:g} s used up at tau = {float(y[P]):.4f}"
                 break
             z = y + h * tangent_
-            lu = torch.linalg.lu_factor(torch.cat([D, tangent_[None, :]], 0))  # the chord: the Jacobian at y
+            near = h < 1e-2  # near trouble: Newton's own Jacobian at every iterate; else the chord, y's
+            lu = None if near else torch.linalg.lu_factor(torch.cat([D, tangent_[None, :]], 0))
             ok, previous, used = False, math.inf, 0
             for iteration in range(8):
                 used = iteration
@@ -144,7 +145,7 @@ def fixed_point_homotopy(F, theta0=None, *, inputs=None, h0: float = 0.1, h_max:
                 if hn > 0.5 * previous:
                     break
                 previous = hn
-                if h < 1e-2:  # near trouble: Newton's own Jacobian at every iterate
+                if near:
                     lu = torch.linalg.lu_factor(torch.cat([DH(z), tangent_[None, :]], 0))
                 z = z + torch.linalg.lu_solve(*lu, torch.cat([-Hz, Hz.new_zeros(1)])[:, None])[:, 0]
             if ok:
@@ -158,14 +159,19 @@ def fixed_point_homotopy(F, theta0=None, *, inputs=None, h0: float = 0.1, h_max:
                     continue
                 res.extra["length"] += float((z - y).norm())
                 y_prev, y, tangent_, D, turned = y, z, tz, Dz, False
-                record(y, step)
+                accepted += 1
+                res.iterations = accepted
+                record(y, accepted)
                 if used <= 2:
                     h = min(1.5 * h, h_max)
                 if float(y[P]) >= 1:
                     reason = "reached tau = 1"
                     break
+                if float(y[P]) < 0:  # impossible on the path (theta0 is its only root at tau = 0): lost
+                    reason = "lost the path: it came back below tau = 0"
+                    break
                 continue
-            if not math.isfinite(float(H(y + h * tangent_).norm())):
+            if not math.isfinite(hn):
                 reason = f"diverged: F is not finite near tau = {float(y[P]):.4f}"
                 break
             if h < 1e-4 and not turned:  # at a kink the curve may bend: take the tangent beyond it
@@ -194,9 +200,9 @@ def fixed_point_homotopy(F, theta0=None, *, inputs=None, h0: float = 0.1, h_max:
         with torch.no_grad():
             res.record(res.theta, float((Fn(res.theta) - res.theta).norm()), t0, step=res.iterations)
         res.extra["tau"].append(1.0)
-        res.stop_reason = (f"converged: the path reached tau = 1 after {res.iterations} steps (arclength "
+        res.stop_reason = (f"converged: the path reached tau = 1 after {res.iterations} accepted steps (arclength "
                            f"{res.extra['length']:.3g}), then {fin.stop_reason}" if fin.converged else
-                           f"the path reached tau = 1 after {res.iterations} steps, but {fin.stop_reason}")
+                           f"the path reached tau = 1 after {res.iterations} accepted steps, but {fin.stop_reason}")
     else:
         res.theta = y[:P].clone()
         res.stop_reason = reason

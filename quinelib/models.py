@@ -142,10 +142,11 @@ class CoordinateQuine(nn.Module):
         return torch.relu(h) @ self.readout
 
     def output_bound(self) -> float:
-        """R with ||F(theta)|| <= R for every theta: k ||readout||_1.  Each batch-normalised column has
-        mean 0 and mean square var / (var + eps) < 1 over the k^2 queries, so its ReLU has norm below k,
-        and the output is a combination of k such columns with the readout's weights."""
-        return self.k * float(self.readout.abs().sum())
+        """beta with ||F(theta)|| < beta for every theta: sqrt(P) ||readout||_1 (P = k^2 queries).  Each
+        batch-normalised column has mean 0 and mean square var / (var + eps) < 1 over the P queries (the
+        biased variance), so its norm is below sqrt(P), its ReLU's too, and the output is a combination of
+        k such columns with the readout's weights."""
+        return math.sqrt(self.P) * float(self.readout.abs().sum())
 
     def extra_repr(self) -> str:
         return f"k={self.k}, P={self.P}, seed={self.seed}"
