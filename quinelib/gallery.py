@@ -26,7 +26,7 @@ from .exact import solve_exact
 from .homotopy import fixed_point_homotopy
 from .index_quine import IndexQuine, train_lbfgs
 from .models import CoordinateQuine, QuineMLP, RecurrentQuine, probe_input
-from .params import as_function
+from .params import as_function, num_params
 from .solvers import jacobian
 
 __all__ = ["ARCHITECTURES", "Architecture", "build", "solve", "homotopy", "train_baseline", "loop_factor", "perturbation_growth",
@@ -113,7 +113,7 @@ def homotopy(name: str, seed: int = 0, *, starts: int = 3, scale: float = 0.5, t
     seconds; stops at the first exact non-trivial quine.  Returns a row like :func:`solve`'s, with the
     start that succeeded (``start``, None if none did), the path's steps and every start's stop reason."""
     model, inputs, floor = build(name, seed)
-    P = sum(p.numel() for p in model.parameters())
+    P = num_params(model)
     gen = torch.Generator().manual_seed(int(seed))
     reasons, total, res, found_at = [], 0.0, None, None
     for k in range(1, starts + 1):

@@ -186,12 +186,12 @@ def fixed_point_homotopy(F, theta0=None, *, inputs=None, h0: float = 0.1, h_max:
                 reason = f"lost the path at tau = {float(y[P]):.4f}: the step fell below h_min = {h_min:g}"
                 break
     res.extra["jacobians"] = jacobians
-    t_end = float(y[P])
+    tau_end = float(y[P])
     if reason == "reached tau = 1":
         # back to tau = 1 along the chord of the last step, then Levenberg-Marquardt on F(theta) = theta
         theta1 = y[:P]
-        if float(y_prev[P]) < 1 < t_end:
-            w = (1 - float(y_prev[P])) / (t_end - float(y_prev[P]))
+        if float(y_prev[P]) < 1 < tau_end:
+            w = (1 - float(y_prev[P])) / (tau_end - float(y_prev[P]))
             theta1 = y_prev[:P] + w * (y[:P] - y_prev[:P])
         fin = solve_exact(Fn, theta1.clone(), restarts=0, warm_iters=0, method="dense", min_norm=min_norm,
                           rtol=rtol, dense_max=dense_max)
